@@ -1,0 +1,22 @@
+/** Jest runs TypeScript through SWC (ts-jest does not support TypeScript 7). */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/services", "<rootDir>/test", "<rootDir>/clients"],
+  testMatch: ["**/*.test.ts"],
+  transform: {
+    "^.+\\.(t|j)s$": [
+      "@swc/jest",
+      {
+        jsc: { parser: { syntax: "typescript" }, target: "es2022" },
+        module: { type: "commonjs" },
+      },
+    ],
+  },
+  // Sources import with ".js" extensions (Node ESM); Jest resolves the ".ts" files.
+  moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+  // jose ships only ES modules: let SWC turn it into CommonJS for Jest.
+  transformIgnorePatterns: ["/node_modules/(?!jose/)"],
+  globalSetup: "<rootDir>/test/support/global-setup.ts",
+  globalTeardown: "<rootDir>/test/support/global-teardown.ts",
+  testTimeout: 20000,
+};
