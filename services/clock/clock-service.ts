@@ -1,0 +1,111 @@
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { ClockSampleService, ClockService, type ClockSample } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import type { ClockSource } from "../common/clock-source.js";
+import { invalidArgument } from "../common/errors.js";
+import { optionalId, requireFinite, requireId } from "../common/validate.js";
+import type { SampleStore, SessionSamples } from "./sample-store.js";
+
+/** The most samples one RecordSamples call may carry. */
+export const MAX_SAMPLES_PER_CALL = 10_000;
+
+/**
+ * ClockService/Ping: stamps t1 first and t2 last. The gateway serves the same implementation
+ * at the edge, so streaming and unary pings are stamped where they enter the system.
+ */
+export function createClockService(clock: ClockSource): ServiceImpl<typeof ClockService> {
+  return {
+    ping(req) {
+      const serverReceiveTimeMs = clock.now();
+      requireFinite(req.clientSendTimeMs, "client_send_time_ms");
+      return { clientSendTimeMs: req.clientSendTimeMs, serverReceiveTimeMs, serverSendTimeMs: clock.now() };
+    },
+  };
+}
+
+/** Groups samples by session, keeping each session's order and its latest room. */
+function groupBySession(samples: readonly ClockSample[]): SessionSamples[] {
+  const bySession = new Map<string, SessionSamples>();
+  for (const s of samples) {
+    requireId(s.sessionId, "session_id");
+    optionalId(s.roomId, "room_id");
+    let group = bySession.get(s.sessionId);
+    if (!group) {
+      group = { sessionId: s.sessionId, roomId: s.roomId, exchanges: [] };
+      bySession.set(s.sessionId, group);
+    }
+    group.roomId = s.roomId;
+    group.exchanges.push({
+      t0: s.clientSendTimeMs,
+      t1: s.serverReceiveTimeMs,
+      t2: s.serverSendTimeMs,
+      t3: s.clientReceiveTimeMs,
+    });
+  }
+  return [...bySession.values()];
+}
+
+/** The internal ClockSampleService: samples in, estimates and room round trips out. */
+export function createClockSampleService(deps: { store: SampleStore; clock: ClockSource }): ServiceImpl<typeof ClockSampleService> {
+  const { store, clock } = deps;
+  return {
+    async recordSamples(req) {
+      if (req.samples.length > MAX_SAMPLES_PER_CALL) {
+        throw invalidArgument(`at most ${MAX_SAMPLES_PER_CALL} samples per call`);
+      }
+      const groups = groupBySession(req.samples);
+      const now = clock.now();
+      const accepted = (await Promise.all(groups.map((g) => store.record(g, now)))).reduce((a, b) => a + b, 0);
+      return { accepted, rejected: req.samples.length - accepted };
+    },
+
+    async getSessionEstimate(req) {
+      const sessionId = requireId(req.sessionId, "session_id");
+      const estimate = await store.estimate(sessionId, clock.now());
+      if (!estimate) throw new ConnectError(`no fresh clock samples for session ${sessionId}`, Code.NotFound);
+      return {
+        estimate: {
+          offsetMs: estimate.offsetMs,
+          rttMs: estimate.rttMs,
+          sampleCount: estimate.sampleCount,
+          sampleTimeMs: estimate.sampleTimeMs,
+          lastSampleTimeMs: estimate.lastSampleTimeMs,
+        },
+      };
+    },
+
+    async getRoomMaxRtt(req) {
+      return store.roomMaxRtt(requireId(req.roomId, "room_id"), clock.now());
+    },
+
+    async setSessionRoom(req) {
+      await store.setSessionRoom(
+        requireId(req.sessionId, "session_id"),
+        optionalId(req.roomId, "room_id"),
+        optionalId(req.previousRoomId, "previous_room_id"),
+        clock.now(),
+      );
+      return {};
+    },
+
+    async endSession(req) {
+      await store.endSession(requireId(req.sessionId, "session_id"), optionalId(req.roomId, "room_id"));
+      return {};
+    },
+
+    async recordReport(req) {
+      const sessionId = requireId(req.sessionId, "session_id");
+      const r = req.report;
+      if (!r) throw invalidArgument("report is required");
+      const fields = {
+        offsetMs: r.offsetMs,
+        rttMs: r.rttMs,
+        outputLatencyMs: r.outputLatencyMs,
+        driftPpm: r.driftPpm,
+        playbackErrorMs: r.playbackErrorMs,
+      };
+      for (const [name, value] of Object.entries(fields)) requireFinite(value, name);
+      await store.recordReport(sessionId, fields, clock.now());
+      return {};
+    },
+  };
+}

@@ -1,0 +1,11 @@
+import { numberSetting, portSetting } from "../common/config.js";
+
+/** The clock service's own settings (besides the common ones). */
+export const clockSettings = {
+  port: portSetting("CLOCK_PORT", 8081),
+  windowSize: numberSetting("CLOCK_WINDOW_SIZE", 16, { min: 1, max: 256, integer: true }),
+  maxSampleAgeMs: numberSetting("CLOCK_MAX_SAMPLE_AGE_MS", 120_000, { min: 1000, integer: true }),
+  maxRttMs: numberSetting("CLOCK_MAX_RTT_MS", 10_000, { min: 1 }),
+  sessionTtlMs: numberSetting("CLOCK_SESSION_TTL_MS", 300_000, { min: 1000, integer: true }),
+  rttFreshMs: numberSetting("CLOCK_RTT_FRESH_MS", 30_000, { min: 1000, integer: true }),
+};

@@ -1,0 +1,48 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Logger } from "./logger.js";
+
+/**
+ * An expected failure of a domain rule (unknown room, not the DJ, stale version). Services
+ * throw these; the handlers' error mapping turns them into ConnectErrors with their code.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: Code,
+    message: string,
+  ) {
+    super(message);
+    this.name = "DomainError";
+  }
+}
+
+/** Shorthands for the domain errors every service uses. */
+export const invalidArgument = (message: string) => new DomainError(Code.InvalidArgument, message);
+export const notFound = (message: string) => new DomainError(Code.NotFound, message);
+export const permissionDenied = (message: string) => new DomainError(Code.PermissionDenied, message);
+export const failedPrecondition = (message: string) => new DomainError(Code.FailedPrecondition, message);
+
+/** Errors of the Redis client that mean "Redis is not reachable now", not a bug. */
+function isRedisConnectionError(err: Error): boolean {
+  return (
+    err.name === "MaxRetriesPerRequestError" ||
+    /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ClusterAllFailedError|None of startup nodes/i.test(
+      err.message,
+    )
+  );
+}
+
+/**
+ * Turns anything thrown by a handler into the ConnectError the client gets: ConnectErrors
+ * pass through, domain errors keep their code, a Redis outage is UNAVAILABLE, and anything
+ * else is logged and answered INTERNAL without internals.
+ */
+export function toConnectError(err: unknown, log: Logger): ConnectError {
+  if (err instanceof ConnectError) return err;
+  if (err instanceof DomainError) return new ConnectError(err.message, err.code);
+  if (err instanceof Error && isRedisConnectionError(err)) {
+    log.warn({ err }, "storage unavailable");
+    return new ConnectError("storage is unavailable; retry shortly", Code.Unavailable);
+  }
+  log.error({ err }, "unexpected error");
+  return new ConnectError("internal error", Code.Internal);
+}

@@ -1,0 +1,90 @@
+/**
+ * Every Redis key and channel name of groovebox, and nothing else builds them.
+ *
+ * Redis Cluster hashes only the part in braces (the hash tag), so all keys of one room, and
+ * its event channel, live on one shard, and all keys of one session on one shard. A Lua
+ * script or MULTI may touch the keys of one tag only: one room, or one session. The seed's
+ * names are kept, with the id written in literal braces: `room:{r8f3k}:state.playback`.
+ */
+
+/** Ids become hash tags: they must be non-empty and free of braces. */
+export function assertKeyId(id: string): string {
+  if (id.length === 0 || id.includes("{") || id.includes("}")) {
+    throw new Error(`invalid key id ${JSON.stringify(id)}`);
+  }
+  return id;
+}
+
+const room = (roomId: string, suffix: string) => `room:{${assertKeyId(roomId)}}:${suffix}`;
+const socket = (sessionId: string, suffix: string) => `socket:{${assertKeyId(sessionId)}}:${suffix}`;
+
+/** Keys of one gateway session (one stream); they expire with the session's clock TTL. */
+export const sessionKeys = {
+  /** Seed key: the session's clock offset estimate, ms (server = client + offset). */
+  clockOffset: (sessionId: string) => socket(sessionId, "user.clockOffset"),
+  /** Seed key: the round trip of the session's chosen sample, ms. */
+  lastRtt: (sessionId: string) => socket(sessionId, "user.lastRtt"),
+  /** List of the session's recent complete samples (the estimator's window). */
+  clockSamples: (sessionId: string) => socket(sessionId, "clock.samples"),
+  /** Hash: the session's whole estimate (offset, rtt, sample count, sample times). */
+  clockEstimate: (sessionId: string) => socket(sessionId, "clock.estimate"),
+  /** Hash: what the client last reported of its own synchronisation (sync_report). */
+  syncReport: (sessionId: string) => socket(sessionId, "user.syncReport"),
+};
+
+/** Keys of one room. */
+export const roomKeys = {
+  /** Hash: room_id, room_code, name, created_at. */
+  meta: (roomId: string) => room(roomId, "meta"),
+  /** Seed key: the DJ's user id. */
+  currentDj: (roomId: string) => room(roomId, "state.currentDjId"),
+  /** Seed key: the playback timeline (JSON). */
+  playback: (roomId: string) => room(roomId, "state.playback"),
+  /** Hash: user id -> member JSON (display name, joined at). */
+  members: (roomId: string) => room(roomId, "members"),
+  /** Sorted set: user id by joined-at time (the succession order). */
+  memberOrder: (roomId: string) => room(roomId, "members.order"),
+  /** Sorted set: attached session id by lease expiry time. */
+  sessions: (roomId: string) => room(roomId, "sessions"),
+  /** Hash: attached session id -> user id. */
+  sessionUsers: (roomId: string) => room(roomId, "sessions.user"),
+  /** Sorted set: user id of members without a stream, by the end of their grace period. */
+  leaving: (roomId: string) => room(roomId, "members.leaving"),
+  /** Counter: the room's event sequence number. */
+  seq: (roomId: string) => room(roomId, "seq"),
+  /** Sorted set: session id by the round trip of its fresh clock estimate, ms. */
+  rtt: (roomId: string) => room(roomId, "rtt"),
+  /** Sorted set: session id by the time of its latest clock sample (freshness). */
+  rttSeen: (roomId: string) => room(roomId, "rtt.seen"),
+  /** Sharded pub/sub channel of the room's events. */
+  events: (roomId: string) => room(roomId, "events"),
+};
+
+/** Every key a room owns (what expires together when the room is empty). */
+export function allRoomKeys(roomId: string): string[] {
+  return [
+    roomKeys.meta(roomId),
+    roomKeys.currentDj(roomId),
+    roomKeys.playback(roomId),
+    roomKeys.members(roomId),
+    roomKeys.memberOrder(roomId),
+    roomKeys.sessions(roomId),
+    roomKeys.sessionUsers(roomId),
+    roomKeys.leaving(roomId),
+    roomKeys.seq(roomId),
+    roomKeys.rtt(roomId),
+    roomKeys.rttSeen(roomId),
+  ];
+}
+
+/** The room id a join code points to. */
+export const codeKey = (roomCode: string) => `code:{${assertKeyId(roomCode)}}`;
+
+/**
+ * Sorted set of room ids by the next time the presence sweeper must look at the room (a lease
+ * or a grace period ends). Its own tag: written beside room scripts, never inside them.
+ */
+export const presenceDueKey = "presence:{due}";
+
+/** The BullMQ queue prefix of the track-end timer: its own hash tag, one shard. */
+export const playbackEndQueuePrefix = "{playback-end}";

@@ -1,0 +1,110 @@
+import { createHash } from "node:crypto";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
+import type { Logger } from "./logger.js";
+
+/** A connection to a single Redis or to a Redis Cluster; the code uses one API for both. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnectionOptions {
+  /** redis://host:port of a single Redis (used when clusterNodes is empty). */
+  url: string;
+  /** Seed nodes of a Redis Cluster; when set, the client is a Cluster client. */
+  clusterNodes?: ReadonlyArray<{ host: string; port: number }>;
+  /** A name for logs and CLIENT LIST. */
+  name: string;
+  logger: Logger;
+  /**
+   * How long a command may wait (also while Redis is unreachable) before it fails. Callers
+   * map the failure to UNAVAILABLE, so a Redis outage answers in about this long, not never.
+   */
+  commandTimeoutMs?: number;
+}
+
+function connectionOptions(opts: RedisConnectionOptions): RedisOptions {
+  return {
+    connectionName: opts.name,
+    commandTimeout: opts.commandTimeoutMs ?? 1500,
+    // Queue commands briefly while reconnecting, but fail them after one retry: callers
+    // answer UNAVAILABLE and clients retry, instead of requests piling up.
+    maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
+    // Reconnect forever, at most once a second: the service recovers by itself.
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
+  };
+}
+
+/**
+ * Connects to Redis (or a Redis Cluster when REDIS_CLUSTER_NODES is set). Connection
+ * problems are logged once per change of state, not once per retry.
+ */
+export function createRedis(opts: RedisConnectionOptions): RedisClient {
+  const base = connectionOptions(opts);
+  const client: RedisClient =
+    opts.clusterNodes && opts.clusterNodes.length > 0
+      ? new Cluster([...opts.clusterNodes], {
+          redisOptions: { ...base, retryStrategy: undefined } as Cluster["options"]["redisOptions"],
+          clusterRetryStrategy: base.retryStrategy!,
+          enableAutoPipelining: true,
+          // Sharded pub/sub needs subscribers per shard; refreshing slots keeps them across a
+          // failover (ioredis 5 otherwise loses sharded subscriptions).
+          shardedSubscribers: true,
+          slotsRefreshInterval: 5000,
+        })
+      : new Redis(opts.url, base);
+  watchConnection(client, opts.logger.child({ redis: opts.name }));
+  return client;
+}
+
+/** A second connection with the same settings, for subscriber mode. */
+export function duplicateRedis(client: RedisClient, name: string, logger: Logger): RedisClient {
+  const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  watchConnection(copy, logger.child({ redis: name }));
+  return copy;
+}
+
+function watchConnection(client: RedisClient, log: Logger): void {
+  let healthy = true;
+  client.on("ready", () => {
+    if (!healthy) log.info("redis connection restored");
+    healthy = true;
+  });
+  client.on("error", (err: Error) => {
+    if (healthy) log.warn({ err }, "redis connection lost; reconnecting");
+    healthy = false;
+  });
+}
+
+/** True when the client can run commands now. */
+export function isRedisReady(client: RedisClient): boolean {
+  return client.status === "ready";
+}
+
+/** Closes a connection: QUIT when connected (pending replies arrive first), else disconnect. */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  if (client.status === "ready") {
+    await client.quit().catch(() => client.disconnect());
+  } else {
+    client.disconnect();
+  }
+}
+
+/**
+ * A Lua script run by EVALSHA, loaded with EVAL when the server does not know it yet. All
+ * keys a script touches must share one hash tag (see keys.ts).
+ */
+export class LuaScript {
+  private readonly sha: string;
+
+  constructor(readonly source: string) {
+    this.sha = createHash("sha1").update(source).digest("hex");
+  }
+
+  async run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
+    try {
+      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+      return redis.eval(this.source, keys.length, ...keys, ...args);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { resolve } from "node:path";
+import { createTokenService, resolveJwtSecret, type TokenService } from "./auth/tokens.js";
+import { systemClock, type ClockSource } from "./clock-source.js";
+import { ConfigError, commonSettings, loadConfig, type ConfigOf, type ConfigSpec, type EnvSource } from "./config.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createMetricsRegistry } from "./metrics.js";
+import { createRedis, type RedisClient } from "./redis.js";
+import type { Registry } from "prom-client";
+
+/** What every service process builds first: config, logger, Redis, tokens, metrics, clock. */
+export interface Runtime<S extends ConfigSpec> {
+  config: ConfigOf<typeof commonSettings> & ConfigOf<S>;
+  logger: Logger;
+  redis: RedisClient;
+  tokens: TokenService;
+  metrics: Registry;
+  clock: ClockSource;
+}
+
+/** Builds a service's runtime from the environment (main.ts only). */
+export function createRuntime<S extends ConfigSpec>(service: string, spec: S, env: EnvSource = process.env): Runtime<S> {
+  const config = loadConfig({ ...commonSettings, ...spec }, env) as Runtime<S>["config"];
+  const logger = createLogger(service, config.logLevel);
+  let secret: string;
+  try {
+    secret = resolveJwtSecret({
+      configured: config.jwtSecret,
+      nodeEnv: config.nodeEnv,
+      devSecretFile: resolve(env.GROOVEBOX_DATA_DIR ?? ".data", "dev-jwt-secret"),
+      logger,
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const redis = createRedis({
+    url: config.redisUrl,
+    clusterNodes: config.redisClusterNodes,
+    name: service,
+    logger,
+  });
+  return {
+    config,
+    logger,
+    redis,
+    tokens: createTokenService({ secret, clock: systemClock }),
+    metrics: createMetricsRegistry(service),
+    clock: systemClock,
+  };
+}
+
+/** Something running that can be stopped gracefully. */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a service process: starts it, and on SIGTERM or SIGINT stops it gracefully and exits 0
+ * (a second signal exits at once). A bad configuration prints its message and exits 1.
+ */
+export function runMain(service: string, start: () => Promise<{ running: Stoppable; logger: Logger }>): void {
+  start().then(
+    ({ running, logger }) => {
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          logger.warn({ signal }, "second signal: exiting now");
+          process.exit(1);
+        }
+        stopping = true;
+        logger.info({ signal }, "shutting down");
+        running.stop().then(
+          () => {
+            logger.info("stopped");
+            process.exit(0);
+          },
+          (err: unknown) => {
+            logger.error({ err }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+    },
+    (err: unknown) => {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${service}: ${err.message}\n`);
+      } else {
+        process.stderr.write(`${service}: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+      }
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,186 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { Registry } from "prom-client";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { createHealthService, ServingStatus, type HealthRegistry } from "./health.js";
+import { createServerInterceptor } from "./interceptors.js";
+import type { Logger } from "./logger.js";
+
+export interface ServiceServerOptions {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Registers the service's handlers; grpc.health.v1.Health is added here. */
+  routes: (router: ConnectRouter) => void;
+  logger: Logger;
+  health: HealthRegistry;
+  metrics: Registry;
+  /** Interceptors after the built-in one (request id, logging, error mapping). */
+  interceptors?: Interceptor[];
+  /** The largest request message accepted; larger ones end the call with RESOURCE_EXHAUSTED. */
+  readMaxBytes?: number;
+  /**
+   * Memory one HTTP/2 connection may hold before new streams on it are refused
+   * (ENHANCE_YOUR_CALM). Node's default of 10 MB is too small for a connection that
+   * multiplexes thousands of streams.
+   */
+  maxSessionMemoryMb?: number;
+  /** The most concurrent streams one HTTP/2 connection may open. */
+  maxConcurrentStreams?: number;
+  /** HTTP/2 PING interval on idle-looking connections; a peer that does not answer is dropped. */
+  keepaliveIntervalMs?: number;
+  keepaliveTimeoutMs?: number;
+  /** How long stop() waits for open calls before closing their connections. */
+  shutdownGraceMs: number;
+}
+
+export interface ServiceServer {
+  /** Listens; resolves with the port. */
+  start(): Promise<number>;
+  /**
+   * Graceful stop: health turns NOT_SERVING, no new connections, streams are ended with
+   * UNAVAILABLE through their context signal, HTTP/2 connections get GOAWAY, and after
+   * shutdownGraceMs whatever is still open is closed.
+   */
+  stop(): Promise<void>;
+  /** Aborted when stop() begins; long-running work may listen to it. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+const HTTP2_PREFACE_START = "PRI";
+
+/**
+ * Serves Connect, gRPC and gRPC-Web, over HTTP/2 cleartext (h2c, prior knowledge) and HTTP/1.1
+ * on one port, plus GET /healthz and GET /metrics. Node cannot serve h2c and HTTP/1.1 on one
+ * server, so a plain TCP server looks at the first bytes of each connection and hands it to the
+ * HTTP/2 or the HTTP/1.1 server.
+ */
+export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
+  const log = opts.logger;
+  const shutdown = new AbortController();
+  const handler = connectNodeAdapter({
+    routes: (router) => {
+      opts.routes(router);
+      router.service(Health, createHealthService(opts.health));
+    },
+    shutdownSignal: shutdown.signal,
+    interceptors: [createServerInterceptor(log), ...(opts.interceptors ?? [])],
+    readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
+    fallback: (req, res) => serveHttpEndpoints(req, res, opts),
+  });
+
+  const h2 = http2.createServer(
+    {
+      maxSessionMemory: opts.maxSessionMemoryMb ?? 256,
+      settings: { maxConcurrentStreams: opts.maxConcurrentStreams ?? 20_000 },
+    },
+    handler,
+  );
+  const h1 = http.createServer({ keepAliveTimeout: 5000 }, handler);
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+
+  h2.on("session", (session) => {
+    sessions.add(session);
+    const stopKeepalive = keepSessionAlive(session, opts.keepaliveIntervalMs ?? 30_000, opts.keepaliveTimeoutMs ?? 10_000);
+    session.once("close", () => {
+      stopKeepalive();
+      sessions.delete(session);
+    });
+    session.on("error", (err) => log.debug({ err }, "http2 session error"));
+  });
+  h2.on("sessionError", (err) => log.debug({ err }, "http2 session error"));
+
+  const tcp = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.on("error", (err) => log.debug({ err }, "socket error"));
+    routeByPreface(socket, h2, h1);
+  });
+
+  return {
+    shutdownSignal: shutdown.signal,
+    start: () =>
+      new Promise((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen(opts.port, opts.host, () => {
+          tcp.off("error", reject);
+          resolve((tcp.address() as net.AddressInfo).port);
+        });
+      }),
+    async stop() {
+      opts.health.markShuttingDown();
+      const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
+      for (const session of sessions) session.close();
+      h1.closeIdleConnections();
+      const grace = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, opts.shutdownGraceMs);
+      await closed;
+      clearTimeout(grace);
+    },
+  };
+}
+
+/** Hands a new connection to the HTTP/2 server when it opens with the HTTP/2 preface. */
+function routeByPreface(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void {
+  let head = Buffer.alloc(0);
+  const onReadable = () => {
+    let chunk: Buffer | null;
+    while ((chunk = socket.read()) !== null) head = Buffer.concat([head, chunk]);
+    if (head.length < HTTP2_PREFACE_START.length) return;
+    socket.off("readable", onReadable);
+    socket.unshift(head);
+    const isHttp2 = head.subarray(0, HTTP2_PREFACE_START.length).toString("latin1") === HTTP2_PREFACE_START;
+    (isHttp2 ? h2 : h1).emit("connection", socket);
+  };
+  socket.on("readable", onReadable);
+}
+
+/** Pings an HTTP/2 connection regularly and destroys it when a ping goes unanswered. */
+function keepSessionAlive(session: http2.ServerHttp2Session, intervalMs: number, timeoutMs: number): () => void {
+  if (intervalMs <= 0) return () => {};
+  const timer = setInterval(() => {
+    if (session.closed || session.destroyed) return;
+    const deadline = setTimeout(() => session.destroy(), timeoutMs);
+    const sent = session.ping((err) => {
+      clearTimeout(deadline);
+      if (err && !session.destroyed) session.destroy();
+    });
+    if (!sent) clearTimeout(deadline);
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** GET /healthz (200 or 503, JSON) and GET /metrics (Prometheus text); 404 otherwise. */
+type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
+
+function serveHttpEndpoints(req: Parameters<Fallback>[0], res: Parameters<Fallback>[1], opts: ServiceServerOptions): void {
+  const path = (req.url ?? "").split("?")[0];
+  if (req.method === "GET" && path === "/healthz") {
+    const serving = opts.health.status("") === ServingStatus.SERVING;
+    res.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
+    res.end(JSON.stringify({ status: serving ? "SERVING" : "NOT_SERVING" }));
+    return;
+  }
+  if (req.method === "GET" && path === "/metrics") {
+    opts.metrics.metrics().then(
+      (text) => {
+        res.writeHead(200, { "content-type": opts.metrics.contentType });
+        res.end(text);
+      },
+      () => {
+        res.writeHead(500);
+        res.end();
+      },
+    );
+    return;
+  }
+  res.writeHead(404, { "content-type": "text/plain" });
+  res.end("not found\n");
+}
