@@ -4,7 +4,7 @@ import { systemClock, type ClockSource } from "./clock-source.js";
 import { ConfigError, commonSettings, loadConfig, type ConfigOf, type ConfigSpec, type EnvSource } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetricsRegistry } from "./metrics.js";
-import { createRedis, type RedisClient } from "./redis.js";
+import { closeRedis, createRedis, type RedisClient } from "./redis.js";
 import type { Registry } from "prom-client";
 
 /** What every service process builds first: config, logger, Redis, tokens, metrics, clock. */
@@ -91,4 +91,30 @@ export function runMain(service: string, start: () => Promise<{ running: Stoppab
       process.exit(1);
     },
   );
+}
+
+/**
+ * The whole main.ts of a service: builds the runtime from the environment, builds the
+ * service with it, listens, and on SIGTERM stops the service and then closes Redis.
+ */
+export function runService<S extends ConfigSpec>(
+  service: string,
+  spec: S,
+  build: (rt: Runtime<S>) => { start(): Promise<number>; stop(): Promise<void> },
+): void {
+  runMain(service, async () => {
+    const rt = createRuntime(service, spec);
+    const server = build(rt);
+    const port = await server.start();
+    rt.logger.info({ port }, `${service} listening`);
+    return {
+      logger: rt.logger,
+      running: {
+        async stop() {
+          await server.stop();
+          await closeRedis(rt.redis);
+        },
+      },
+    };
+  });
 }

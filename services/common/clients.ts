@@ -1,0 +1,56 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { serviceCredentialsInterceptor } from "./auth/service-credentials.js";
+import type { TokenService } from "./auth/tokens.js";
+import type { ClockSource } from "./clock-source.js";
+
+/**
+ * A gRPC (HTTP/2) transport to another groovebox service. Calls without an Authorization
+ * header get this service's own credential; HTTP/2 pings keep the connection honest.
+ */
+export function createInternalTransport(
+  baseUrl: string,
+  caller: { service: string; tokens: TokenService; clock: ClockSource },
+  opts: { timeoutMs?: number } = {},
+): Transport {
+  return createGrpcTransport({
+    baseUrl,
+    interceptors: [serviceCredentialsInterceptor(caller.tokens, caller.service, caller.clock)],
+    defaultTimeoutMs: opts.timeoutMs ?? 5000,
+    pingIntervalMs: 15_000,
+    pingTimeoutMs: 5000,
+    idleConnectionTimeoutMs: 5 * 60_000,
+  });
+}
+
+/** A client of `service` over `transport`. */
+export function createInternalClient<S extends DescService>(service: S, transport: Transport): Client<S> {
+  return createClient(service, transport);
+}
+
+/** The headers a gateway passes on when it calls a service on the caller's behalf. */
+export function forwardedHeaders(ctx: HandlerContext): Headers {
+  const headers = new Headers();
+  for (const name of ["authorization", "x-request-id"]) {
+    const value = ctx.requestHeader.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return headers;
+}
+
+/**
+ * Serves every unary method of `service` by calling the same method on `client` with the
+ * caller's credentials: the gateway's public port answers for an internal service. Errors of
+ * the service reach the caller with their code.
+ */
+export function createUnaryProxy<S extends DescService>(service: S, client: Client<S>): Partial<ServiceImpl<S>> {
+  const impl: Record<string, unknown> = {};
+  const calls = client as unknown as Record<string, (req: unknown, opts: object) => Promise<unknown>>;
+  for (const method of service.methods) {
+    if (method.methodKind !== "unary") continue;
+    impl[method.localName] = (req: unknown, ctx: HandlerContext) =>
+      calls[method.localName]!(req, { signal: ctx.signal, headers: forwardedHeaders(ctx), timeoutMs: ctx.timeoutMs() });
+  }
+  return impl as Partial<ServiceImpl<S>>;
+}

@@ -1,0 +1,20 @@
+import { numberSetting, portSetting, urlSetting } from "../common/config.js";
+
+/** The gateway's own settings (besides the common ones). */
+export const gatewaySettings = {
+  port: portSetting("GATEWAY_PORT", 8080),
+  clockUrl: urlSetting("CLOCK_URL", "http://127.0.0.1:8081", ["http", "https"]),
+  playbackUrl: urlSetting("PLAYBACK_URL", "http://127.0.0.1:8082", ["http", "https"]),
+  roomsUrl: urlSetting("ROOMS_URL", "http://127.0.0.1:8083", ["http", "https"]),
+  maxPingsPerSecond: numberSetting("GATEWAY_MAX_PINGS_PER_SECOND", 10, { min: 0.1 }),
+  pingBurst: numberSetting("GATEWAY_PING_BURST", 20, { min: 1, integer: true }),
+  maxPingViolations: numberSetting("GATEWAY_MAX_PING_VIOLATIONS", 50, { min: 1, integer: true }),
+  maxMessageBytes: numberSetting("GATEWAY_MAX_MESSAGE_BYTES", 64 * 1024, { min: 1024, integer: true }),
+  outboundCapacity: numberSetting("GATEWAY_STREAM_BUFFER", 256, { min: 8, integer: true }),
+  maxPendingRequests: numberSetting("GATEWAY_MAX_PENDING_REQUESTS", 16, { min: 1, integer: true }),
+  maxStreamsPerUser: numberSetting("GATEWAY_MAX_STREAMS_PER_USER", 16, { min: 1, integer: true }),
+  sampleBatchDelayMs: numberSetting("GATEWAY_SAMPLE_BATCH_MS", 50, { min: 0, integer: true }),
+  sampleBatchMax: numberSetting("GATEWAY_SAMPLE_BATCH_MAX", 1000, { min: 1, integer: true }),
+  /** How often the gateway renews its streams' room leases (the rooms service's lease is longer). */
+  leaseRenewMs: numberSetting("GATEWAY_LEASE_RENEW_MS", 10_000, { min: 100, integer: true }),
+};

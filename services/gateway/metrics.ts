@@ -1,0 +1,22 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+/** The gateway's own Prometheus metrics (no per-room or per-user labels). */
+export function createGatewayMetrics(registry: Registry) {
+  return {
+    streams: new Gauge({ name: "gateway_streams", help: "Open client streams", labelNames: ["kind"], registers: [registry] }),
+    pings: new Counter({ name: "gateway_pings_total", help: "Pings answered", registers: [registry] }),
+    pingsRefused: new Counter({ name: "gateway_pings_refused_total", help: "Pings refused by the rate limit", registers: [registry] }),
+    pongTurnaround: new Histogram({
+      name: "gateway_pong_turnaround_seconds",
+      help: "Time from a ping's receive stamp (t1) to its pong's send stamp (t2)",
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+      registers: [registry],
+    }),
+    samplesDropped: new Counter({ name: "gateway_clock_samples_dropped_total", help: "Clock samples not delivered to the clock service", registers: [registry] }),
+    streamsEnded: new Counter({ name: "gateway_streams_ended_total", help: "Streams ended, by reason", labelNames: ["reason"], registers: [registry] }),
+    roomEvents: new Counter({ name: "gateway_room_events_total", help: "Room events received from Redis", registers: [registry] }),
+    roomsSubscribed: new Gauge({ name: "gateway_rooms_subscribed", help: "Rooms whose channel this gateway subscribes to", registers: [registry] }),
+  };
+}
+
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

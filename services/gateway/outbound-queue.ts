@@ -1,0 +1,83 @@
+/**
+ * The messages waiting to be written to one stream. Bounded: a client that reads too slowly
+ * fills it, and push() then refuses instead of buffering without limit; the stream's owner
+ * ends that stream. The stream's writer consumes it with next().
+ */
+export class OutboundQueue<T> {
+  private items: T[] = [];
+  private head = 0;
+  private waiter: ((result: IteratorResult<T>) => void) | undefined;
+  private failWaiter: ((err: unknown) => void) | undefined;
+  private ended = false;
+  private failure: { err: unknown } | undefined;
+
+  constructor(private readonly capacity: number) {}
+
+  /** How many messages wait. */
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Queues a message; false when the queue is full or ended (the message is not queued). */
+  push(item: T): boolean {
+    if (this.ended) return false;
+    if (this.waiter) {
+      const resolve = this.waiter;
+      this.clearWaiter();
+      resolve({ value: item, done: false });
+      return true;
+    }
+    if (this.size >= this.capacity) return false;
+    this.items.push(item);
+    return true;
+  }
+
+  /** No more messages: next() drains what is queued, then reports done. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.waiter && this.size === 0) {
+      const resolve = this.waiter;
+      this.clearWaiter();
+      resolve({ value: undefined, done: true });
+    }
+  }
+
+  /** Ends the queue with an error: queued messages are dropped and next() rejects. */
+  fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = { err };
+    this.ended = true;
+    this.items = [];
+    this.head = 0;
+    if (this.failWaiter) {
+      const reject = this.failWaiter;
+      this.clearWaiter();
+      reject(err);
+    }
+  }
+
+  /** The next message; waits while the queue is empty. */
+  next(): Promise<IteratorResult<T>> {
+    if (this.failure) return Promise.reject(this.failure.err);
+    if (this.size > 0) {
+      const value = this.items[this.head]!;
+      this.items[this.head++] = undefined as T;
+      if (this.head === this.items.length) {
+        this.items = [];
+        this.head = 0;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiter = resolve;
+      this.failWaiter = reject;
+    });
+  }
+
+  private clearWaiter(): void {
+    this.waiter = undefined;
+    this.failWaiter = undefined;
+  }
+}

@@ -1,0 +1,159 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { RoomEventSchema, type LeaveReason } from "../../gen/groovebox/room/v1/room_pb.js";
+import { roomKeys } from "../common/keys.js";
+import type { Logger } from "../common/logger.js";
+import type { RedisClient } from "../common/redis.js";
+import { decodeRoomEventFrame } from "../common/room-events.js";
+import type { GatewayMetrics } from "./metrics.js";
+import type { ServerMessageInit, StreamSession } from "./stream-session.js";
+
+/** Streams get an event in chunks of this many, yielding to the event loop between chunks. */
+const FANOUT_CHUNK = 100;
+/** Recent events kept per room, replayed to a stream that joins while they are in flight. */
+const RECENT_EVENTS = 64;
+
+interface RoomEventMessage {
+  message: ServerMessageInit & { seq: bigint };
+  /** Set for member_left: whose streams leave the room with it. */
+  gone?: { userId: string; reason: LeaveReason };
+}
+
+interface LocalRoom {
+  roomId: string;
+  channel: string;
+  sessions: Set<StreamSession>;
+  /** Events waiting to be delivered, in seq order; one drain loop per room keeps the order. */
+  backlog: RoomEventMessage[];
+  /** The last events delivered, oldest first. */
+  recent: RoomEventMessage[];
+  draining: boolean;
+  /** Resolves when the channel subscription is active. */
+  subscribed: Promise<void>;
+}
+
+/**
+ * The gateway's side of fan-out: it subscribes (SSUBSCRIBE, sharded pub/sub) to the channel
+ * of each room that has local streams, and unsubscribes when the last one leaves. Each event
+ * is decoded once and handed to the room's local streams in chunks, so one big room does not
+ * make every stream wait for all the others.
+ */
+export function createRoomHub(deps: {
+  subscriber: RedisClient;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** A member of the room left (or timed out) while this gateway held a stream of theirs. */
+  onMemberGone(session: StreamSession, roomId: string, reason: LeaveReason): void;
+  /** The subscriber reconnected: events may have been missed in the meantime. */
+  onResubscribed(roomId: string, sessions: StreamSession[]): void;
+}) {
+  const rooms = new Map<string, LocalRoom>();
+  const byChannel = new Map<string, LocalRoom>();
+  const log = deps.logger;
+  let subscriberDown = false;
+
+  deps.subscriber.on("smessageBuffer", (channel: Buffer, frame: Buffer) => {
+    const room = byChannel.get(channel.toString());
+    if (room === undefined) return;
+    deps.metrics.roomEvents.inc();
+    let message: RoomEventMessage;
+    try {
+      const { seq, body } = decodeRoomEventFrame(frame);
+      const event = fromBinary(RoomEventSchema, body).event;
+      if (event.case === undefined) return;
+      message = { message: { seq, message: event } as RoomEventMessage["message"] };
+      if (event.case === "memberLeft") message.gone = { userId: event.value.userId, reason: event.value.reason };
+    } catch (err) {
+      log.warn({ err, roomId: room.roomId }, "undecodable room event dropped");
+      return;
+    }
+    room.backlog.push(message);
+    if (!room.draining) drain(room);
+  });
+  deps.subscriber.on("error", () => {
+    subscriberDown = true;
+  });
+  deps.subscriber.on("ready", () => {
+    if (!subscriberDown) return;
+    subscriberDown = false;
+    for (const room of rooms.values()) deps.onResubscribed(room.roomId, [...room.sessions]);
+  });
+
+  function deliver(session: StreamSession, room: LocalRoom, event: RoomEventMessage): void {
+    if (session.roomId !== room.roomId) return;
+    session.deliverRoomEvent(event.message);
+    if (event.gone?.userId === session.user.userId) deps.onMemberGone(session, room.roomId, event.gone.reason);
+  }
+
+  function drain(room: LocalRoom): void {
+    room.draining = true;
+    const event = room.backlog.shift();
+    if (event === undefined) {
+      room.draining = false;
+      return;
+    }
+    room.recent.push(event);
+    if (room.recent.length > RECENT_EVENTS) room.recent.shift();
+    const targets = [...room.sessions];
+    let i = 0;
+    const step = () => {
+      const end = Math.min(i + FANOUT_CHUNK, targets.length);
+      for (; i < end; i++) deliver(targets[i]!, room, event);
+      if (i < targets.length) setImmediate(step);
+      else drain(room);
+    };
+    step();
+  }
+
+  async function subscribe(room: LocalRoom): Promise<void> {
+    await deps.subscriber.ssubscribe(room.channel);
+    deps.metrics.roomsSubscribed.set(rooms.size);
+  }
+
+  return {
+    /**
+     * Starts delivering the room's events to the session, beginning with the recent events
+     * after `afterSeq` (those published while the session's join was on its way). Resolves
+     * when the subscription is active, with `fresh` true when this call had to subscribe: then
+     * events before that moment were not seen here and the caller reads the state again.
+     */
+    async add(session: StreamSession, roomId: string, afterSeq: bigint): Promise<{ fresh: boolean }> {
+      let room = rooms.get(roomId);
+      const fresh = room === undefined;
+      if (room === undefined) {
+        const channel = roomKeys.events(roomId);
+        room = { roomId, channel, sessions: new Set(), backlog: [], recent: [], draining: false, subscribed: Promise.resolve() };
+        rooms.set(roomId, room);
+        byChannel.set(channel, room);
+        room.subscribed = subscribe(room);
+      }
+      room.sessions.add(session);
+      for (const event of room.recent) if (event.message.seq > afterSeq) deliver(session, room, event);
+      try {
+        await room.subscribed;
+      } catch (err) {
+        this.remove(session, roomId);
+        throw err;
+      }
+      return { fresh };
+    },
+
+    /** Stops delivering the room's events to the session; the last one out unsubscribes. */
+    remove(session: StreamSession, roomId: string): void {
+      const room = rooms.get(roomId);
+      if (room === undefined || !room.sessions.delete(session) || room.sessions.size > 0) return;
+      rooms.delete(roomId);
+      byChannel.delete(room.channel);
+      deps.metrics.roomsSubscribed.set(rooms.size);
+      deps.subscriber.sunsubscribe(room.channel).catch((err: unknown) => {
+        log.debug({ err, roomId }, "unsubscribe failed");
+      });
+    },
+
+    /** The sessions of each room with local streams (for lease renewal). */
+    localRooms(): Array<{ roomId: string; sessions: StreamSession[] }> {
+      return [...rooms.values()].map((r) => ({ roomId: r.roomId, sessions: [...r.sessions] }));
+    },
+  };
+}
+
+export type RoomHub = ReturnType<typeof createRoomHub>;

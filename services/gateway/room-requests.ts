@@ -1,0 +1,236 @@
+import type { Client } from "@connectrpc/connect";
+import { ConnectError, Code } from "@connectrpc/connect";
+import type { PlaybackCommand } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
+import type { PlaybackService, PlaybackState } from "../../gen/groovebox/playback/v1/playback_pb.js";
+import { LeaveReason, type PresenceService, type RoomService, type RoomState } from "../../gen/groovebox/room/v1/room_pb.js";
+import type { Logger } from "../common/logger.js";
+import type { ClockReporter } from "./clock-reporter.js";
+import type { RoomHub } from "./room-hub.js";
+import type { StreamSession } from "./stream-session.js";
+
+/** The longest join code accepted before asking the rooms service. */
+const MAX_ROOM_CODE_LENGTH = 32;
+
+export interface RoomRequestDeps {
+  presence: Client<typeof PresenceService>;
+  rooms: Client<typeof RoomService>;
+  playback: Client<typeof PlaybackService>;
+  hub: RoomHub;
+  reporter: ClockReporter;
+  logger: Logger;
+}
+
+/**
+ * What a stream does about rooms: join (by code on Connect, by id on Subscribe), leave,
+ * refetch the state, send playback commands, and leave its room when it ends. Every call to
+ * another service made for the user carries the user's own token; presence calls carry the
+ * gateway's service credential.
+ */
+export function createRoomRequests(deps: RoomRequestDeps) {
+  const { presence, rooms, playback, hub, reporter, logger } = deps;
+  /** Detach calls of ended streams still in flight (awaited on shutdown). */
+  const detaching = new Set<Promise<unknown>>();
+
+  function answerError(session: StreamSession, requestId: string, err: unknown): void {
+    const e = ConnectError.from(err);
+    if (e.code === Code.Internal || e.code === Code.Unknown) logger.warn({ err, sessionId: session.id }, "room request failed");
+    session.sendError(requestId, e.code, e.rawMessage);
+  }
+
+  /** Leaves the session's room locally (events stop, clock index moves). */
+  function leaveLocally(session: StreamSession): string {
+    const roomId = session.roomId;
+    if (roomId === "") return roomId;
+    session.roomId = "";
+    hub.remove(session, roomId);
+    reporter.setRoom(session.id, "", roomId);
+    return roomId;
+  }
+
+  /** Subscribes the session to its new room and answers with the state, fresh if needed. */
+  async function enterRoom(session: StreamSession, requestId: string, state: RoomState): Promise<void> {
+    session.roomId = state.roomId;
+    reporter.setRoom(session.id, state.roomId, "");
+    const { fresh } = await hub.add(session, state.roomId, state.seq);
+    let current = state;
+    if (fresh) {
+      // Events between the attach and the subscription were not seen here: read again.
+      current = (await rooms.getRoomState({ roomId: state.roomId })).state ?? state;
+    }
+    session.endJoin(requestId, current);
+  }
+
+  async function attach(
+    session: StreamSession,
+    requestId: string,
+    room: { case: "roomCode"; value: string } | { case: "roomId"; value: string },
+  ): Promise<void> {
+    session.beginJoin();
+    let state: RoomState | undefined;
+    try {
+      const res = await presence.attachSession({
+        sessionId: session.id,
+        userId: session.user.userId,
+        displayName: session.user.displayName,
+        room,
+      });
+      state = res.state;
+      if (state === undefined) throw new ConnectError("rooms service sent no state", Code.Internal);
+      const previous = session.roomId;
+      if (previous !== "" && previous !== state.roomId) {
+        leaveLocally(session);
+        await presence.detachSession({ roomId: previous, sessionId: session.id, leave: true });
+      }
+      if (session.roomId === state.roomId) {
+        session.endJoin(requestId, state); // joined the room it is in: just the state again
+      } else {
+        await enterRoom(session, requestId, state);
+      }
+    } catch (err) {
+      session.endJoin(requestId, undefined);
+      throw err;
+    }
+  }
+
+  return {
+    /** join_room: attach by code (leaving the stream's previous room). */
+    async join(session: StreamSession, requestId: string, roomCode: string): Promise<void> {
+      if (roomCode.trim() === "" || roomCode.length > MAX_ROOM_CODE_LENGTH) {
+        session.sendError(requestId, Code.InvalidArgument, "join_room.room_code must be a room code");
+        return;
+      }
+      await attach(session, requestId, { case: "roomCode", value: roomCode }).catch((err: unknown) =>
+        answerError(session, requestId, err),
+      );
+    },
+
+    /** Subscribe: attach by id; any failure ends the stream with its code. */
+    async subscribe(session: StreamSession, roomId: string): Promise<void> {
+      await attach(session, "", { case: "roomId", value: roomId }).catch((err: unknown) => session.fail(err));
+    },
+
+    /** leave_room: the member leaves now if this was their last stream there. */
+    async leave(session: StreamSession, requestId: string): Promise<void> {
+      const roomId = session.roomId;
+      if (roomId === "") {
+        session.sendError(requestId, Code.FailedPrecondition, "the stream is not in a room");
+        return;
+      }
+      try {
+        await presence.detachSession({ roomId, sessionId: session.id, leave: true });
+      } catch (err) {
+        answerError(session, requestId, err);
+        return;
+      }
+      leaveLocally(session);
+      session.send({ requestId, message: { case: "roomLeft", value: { roomId, reason: LeaveReason.LEFT } } });
+    },
+
+    /** get_room_state (or a detected gap): the room's state now. */
+    async state(session: StreamSession, requestId: string): Promise<void> {
+      const roomId = session.roomId;
+      if (roomId === "") {
+        session.sendError(requestId, Code.FailedPrecondition, "the stream is not in a room");
+        return;
+      }
+      try {
+        const { state } = await rooms.getRoomState(
+          { roomId },
+          { headers: { authorization: session.authorization } },
+        );
+        if (state && session.roomId === roomId) session.sendRoomState(requestId, state);
+      } catch (err) {
+        answerError(session, requestId, err);
+      }
+    },
+
+    /** playback_command: forwarded to the playback service as the user; answered with the new state. */
+    async playback(session: StreamSession, requestId: string, command: PlaybackCommand): Promise<void> {
+      const cmd = command.command;
+      if (cmd.case === undefined) {
+        session.sendError(requestId, Code.InvalidArgument, "playback_command has no command set");
+        return;
+      }
+      const roomId = cmd.value.roomId || session.roomId;
+      if (roomId === "") {
+        session.sendError(requestId, Code.FailedPrecondition, "join a room first, or name the room");
+        return;
+      }
+      const opts = { headers: { authorization: session.authorization } };
+      try {
+        let state: PlaybackState | undefined;
+        switch (cmd.case) {
+          case "start":
+            state = (await playback.start({ ...cmd.value, roomId }, opts)).state;
+            break;
+          case "pause":
+            state = (await playback.pause({ ...cmd.value, roomId }, opts)).state;
+            break;
+          case "resume":
+            state = (await playback.resume({ ...cmd.value, roomId }, opts)).state;
+            break;
+          case "seek":
+            state = (await playback.seek({ ...cmd.value, roomId }, opts)).state;
+            break;
+          case "stop":
+            state = (await playback.stop({ ...cmd.value, roomId }, opts)).state;
+            break;
+        }
+        session.send({ requestId, message: { case: "playbackState", value: state ?? {} } });
+      } catch (err) {
+        answerError(session, requestId, err);
+      }
+    },
+
+    /** The member's streams here leave with them (they left elsewhere or timed out). */
+    memberGone(session: StreamSession, roomId: string, reason: LeaveReason): void {
+      if (session.roomId !== roomId) return;
+      leaveLocally(session);
+      session.send({ message: { case: "roomLeft", value: { roomId, reason } } });
+    },
+
+    /** A stream ended: it leaves its room (the member's grace period starts) and its clock state goes. */
+    release(session: StreamSession): void {
+      const roomId = leaveLocally(session);
+      reporter.endSession(session.id, roomId);
+      if (roomId === "") return;
+      const call = presence
+        .detachSession({ roomId, sessionId: session.id, leave: false })
+        .catch((err: unknown) => logger.warn({ err, roomId, sessionId: session.id }, "detach failed; the lease will expire"))
+        .finally(() => detaching.delete(call));
+      detaching.add(call);
+    },
+
+    /** Renews the leases of this gateway's streams in every room; drops the ones the room forgot. */
+    async renewLeases(): Promise<void> {
+      await Promise.all(
+        hub.localRooms().map(async ({ roomId, sessions }) => {
+          try {
+            const { unknownSessionIds } = await presence.renewSessions({ roomId, sessionIds: sessions.map((s) => s.id) });
+            const unknown = new Set(unknownSessionIds);
+            for (const s of sessions) if (unknown.has(s.id)) this.memberGone(s, roomId, LeaveReason.TIMED_OUT);
+          } catch (err) {
+            logger.warn({ err, roomId }, "lease renewal failed");
+          }
+        }),
+      );
+    },
+
+    /** Sends the room's state again to these streams (after a lost subscription or a gap). */
+    async refetch(roomId: string, sessions: StreamSession[]): Promise<void> {
+      try {
+        const { state } = await rooms.getRoomState({ roomId });
+        if (state) for (const s of sessions) if (s.roomId === roomId) s.sendRoomState("", state);
+      } catch (err) {
+        logger.warn({ err, roomId }, "room state refetch failed");
+      }
+    },
+
+    /** Waits for the detach calls of ended streams (shutdown). */
+    async settle(): Promise<void> {
+      await Promise.allSettled([...detaching]);
+    },
+  };
+}
+
+export type RoomRequests = ReturnType<typeof createRoomRequests>;

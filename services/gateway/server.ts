@@ -1,0 +1,126 @@
+import { createClient } from "@connectrpc/connect";
+import type { Registry } from "prom-client";
+import { AuthService } from "../../gen/groovebox/auth/v1/auth_pb.js";
+import { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import { PlaybackService } from "../../gen/groovebox/playback/v1/playback_pb.js";
+import { PresenceService, RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
+import type { TokenService } from "../common/auth/tokens.js";
+import { createInternalTransport, createUnaryProxy } from "../common/clients.js";
+import type { ClockSource } from "../common/clock-source.js";
+import type { ConfigOf } from "../common/config.js";
+import { createHealthRegistry } from "../common/health.js";
+import type { Logger } from "../common/logger.js";
+import { closeRedis, duplicateRedis, isRedisReady, type RedisClient } from "../common/redis.js";
+import { createServiceServer } from "../common/server.js";
+import { createClockService } from "../clock/clock-service.js";
+import { createClientMessageHandler } from "./client-messages.js";
+import { createClockReporter } from "./clock-reporter.js";
+import type { gatewaySettings } from "./config.js";
+import { createGatewayService } from "./gateway-service.js";
+import { createGatewayMetrics } from "./metrics.js";
+import { createRoomHub } from "./room-hub.js";
+import { createRoomRequests, type RoomRequests } from "./room-requests.js";
+import { gatewayRoutes, gatewayServiceNames } from "./routes.js";
+
+export type GatewayOptions = ConfigOf<typeof gatewaySettings> & { host: string; shutdownGraceMs: number };
+
+export interface GatewayServerDeps {
+  redis: RedisClient;
+  tokens: TokenService;
+  clock: ClockSource;
+  logger: Logger;
+  metrics: Registry;
+  options: GatewayOptions;
+}
+
+/**
+ * The gateway, wired from its dependencies: the public server, the clients of the services
+ * behind it, the clock sample reporter, the room fan-out and the stream lease renewal.
+ */
+export function createGatewayServer(deps: GatewayServerDeps) {
+  const { options: o, tokens, clock, logger } = deps;
+  const metrics = createGatewayMetrics(deps.metrics);
+  const caller = { service: "gateway", tokens, clock };
+  const clockTransport = createInternalTransport(o.clockUrl, caller);
+  const roomsTransport = createInternalTransport(o.roomsUrl, caller);
+  const playbackTransport = createInternalTransport(o.playbackUrl, caller);
+  const sampleClient = createClient(ClockSampleService, clockTransport);
+  const roomsClient = createClient(RoomService, roomsTransport);
+  const playbackClient = createClient(PlaybackService, playbackTransport);
+
+  const reporter = createClockReporter(
+    sampleClient,
+    { batchDelayMs: o.sampleBatchDelayMs, maxBatch: o.sampleBatchMax, maxQueued: o.sampleBatchMax * 50 },
+    logger,
+    { onDropped: (n) => metrics.samplesDropped.inc(n), onFailed: (n) => metrics.samplesDropped.inc(n) },
+  );
+  const subscriber = duplicateRedis(deps.redis, "gateway-events", logger);
+  let requests: RoomRequests | undefined;
+  const hub = createRoomHub({
+    subscriber,
+    logger,
+    metrics,
+    onMemberGone: (session, roomId, reason) => requests?.memberGone(session, roomId, reason),
+    onResubscribed: (roomId, sessions) => void requests?.refetch(roomId, sessions),
+  });
+  requests = createRoomRequests({
+    presence: createClient(PresenceService, roomsTransport),
+    rooms: roomsClient,
+    playback: playbackClient,
+    hub,
+    reporter,
+    logger,
+  });
+  const roomRequests = requests;
+  const gateway = createGatewayService({
+    clock,
+    logger,
+    metrics,
+    rooms: roomRequests,
+    limits: o,
+    handleClientMessage: createClientMessageHandler({
+      clock,
+      reporter,
+      rooms: roomRequests,
+      metrics,
+      logger,
+      recordReport: (sessionId, report) => sampleClient.recordReport({ sessionId, report }),
+    }),
+  });
+
+  const server = createServiceServer({
+    host: o.host,
+    port: o.port,
+    logger,
+    metrics: deps.metrics,
+    shutdownGraceMs: o.shutdownGraceMs,
+    readMaxBytes: o.maxMessageBytes,
+    health: createHealthRegistry({ services: gatewayServiceNames, probes: [() => isRedisReady(subscriber)] }),
+    routes: gatewayRoutes({
+      tokens,
+      gateway,
+      clock: createClockService(clock),
+      auth: createUnaryProxy(AuthService, createClient(AuthService, roomsTransport)),
+      rooms: createUnaryProxy(RoomService, roomsClient),
+      playback: createUnaryProxy(PlaybackService, playbackClient),
+    }),
+  });
+
+  let renewal: NodeJS.Timeout | undefined;
+  return {
+    async start(): Promise<number> {
+      const port = await server.start();
+      renewal = setInterval(() => void roomRequests.renewLeases(), o.leaseRenewMs);
+      renewal.unref();
+      return port;
+    },
+    /** Ends every stream (their rooms are told), flushes clock samples, closes the subscriber. */
+    async stop(): Promise<void> {
+      clearInterval(renewal);
+      await server.stop();
+      await roomRequests.settle();
+      await reporter.flush();
+      await closeRedis(subscriber);
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ErrorCode, type ServerMessageSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
+import type { RoomState } from "../../gen/groovebox/room/v1/room_pb.js";
+import { OutboundQueue } from "./outbound-queue.js";
+import { PingLimiter } from "./ping-limiter.js";
+
+export type ServerMessageInit = MessageInitShape<typeof ServerMessageSchema>;
+
+/** What the gateway remembers of a pong until the next ping reports when it arrived. */
+interface PongRecord {
+  seq: bigint;
+  t0: number;
+  t1: number;
+  t2: number;
+}
+
+/** How many recent pongs a stream remembers (a client reports the previous one). */
+const PONGS_REMEMBERED = 4;
+
+export interface StreamLimits {
+  maxPingsPerSecond: number;
+  pingBurst: number;
+  /** Refused pings in a row after which the stream is ended. */
+  maxPingViolations: number;
+  /** Messages the gateway buffers for a stream before it ends it as too slow. */
+  outboundCapacity: number;
+  /** Requests (join, commands) a stream may have in progress at once. */
+  maxPendingRequests: number;
+}
+
+/**
+ * One client stream (Connect or Subscribe): who it is, which room it is in, what it is
+ * waiting to be sent, and the per-stream limits. Kept small: a gateway holds many.
+ */
+export class StreamSession {
+  roomId = "";
+  /** Called when room events skip a seq (something was lost): the state should be refetched. */
+  onGap: ((session: StreamSession) => void) | undefined;
+  private readonly outbound: OutboundQueue<ServerMessageInit>;
+  private readonly pingLimiter: PingLimiter;
+  private readonly pongs: PongRecord[] = [];
+  private pingViolations = 0;
+  private pendingRequests = 0;
+  private requestChain: Promise<void> = Promise.resolve();
+  /** Room events at or below this seq are already in the state the client was sent. */
+  private eventFloor = 0n;
+  /** While joining: the room's events that arrived before its state was sent. */
+  private held: ServerMessageInit[] | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly user: { userId: string; displayName: string },
+    /** The caller's Authorization header, passed on when the gateway acts for the user. */
+    readonly authorization: string,
+    private readonly limits: StreamLimits,
+    nowMs: number,
+  ) {
+    this.outbound = new OutboundQueue(limits.outboundCapacity);
+    this.pingLimiter = new PingLimiter(limits.maxPingsPerSecond, limits.pingBurst, nowMs);
+  }
+
+  /** Queues a message for the client; a stream that cannot keep up is ended. */
+  send(message: ServerMessageInit): void {
+    if (!this.outbound.push(message)) {
+      this.fail(
+        new ConnectError(
+          "stream is too slow: the server's buffer for it is full; reconnect and join again",
+          Code.ResourceExhausted,
+        ),
+      );
+    }
+  }
+
+  /**
+   * Delivers a room event. While a join is in progress the event is held until the room
+   * state is sent; events the sent state already includes are skipped.
+   */
+  deliverRoomEvent(event: ServerMessageInit): void {
+    if (this.held) {
+      if (this.held.length >= this.limits.outboundCapacity) {
+        this.fail(new ConnectError("stream is too slow: too many events while joining", Code.ResourceExhausted));
+        return;
+      }
+      this.held.push(event);
+      return;
+    }
+    const seq = event.seq ?? 0n;
+    if (seq <= this.eventFloor) return;
+    const gap = seq > this.eventFloor + 1n;
+    this.eventFloor = seq;
+    this.send(event);
+    if (gap) this.onGap?.(this);
+  }
+
+  /** A join begins: room events are held from now on. */
+  beginJoin(): void {
+    this.held = [];
+  }
+
+  /**
+   * The join ends: `state` (the room state with its seq, or undefined when the join failed)
+   * is sent, then the held events newer than it.
+   */
+  endJoin(requestId: string, state: RoomState | undefined): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    if (state === undefined) return;
+    this.eventFloor = state.seq;
+    this.send({ requestId, message: { case: "roomState", value: state } });
+    for (const event of held) this.deliverRoomEvent(event);
+  }
+
+  /** Sends a fresh room state (refetch); later events continue from its seq. */
+  sendRoomState(requestId: string, state: RoomState): void {
+    if (state.seq > this.eventFloor) this.eventFloor = state.seq;
+    this.send({ requestId, message: { case: "roomState", value: state } });
+  }
+
+  /** Answers a request with an error; the stream goes on. */
+  sendError(requestId: string, code: Code, message: string, pingSeq = 0n): void {
+    this.send({ requestId, message: { case: "error", value: { code: code as number as ErrorCode, message, pingSeq } } });
+  }
+
+  /** Ends the stream with an error status (the writer rethrows it). */
+  fail(err: unknown): void {
+    this.outbound.fail(err);
+  }
+
+  /** Ends the stream normally once everything queued is sent. */
+  close(): void {
+    this.outbound.close();
+  }
+
+  /** The next message to write. */
+  nextOutbound(): Promise<IteratorResult<ServerMessageInit>> {
+    return this.outbound.next();
+  }
+
+  /**
+   * Admits a ping at `nowMs` by the rate limit. A refused ping counts as a violation; too many
+   * in a row end the stream with RESOURCE_EXHAUSTED.
+   */
+  admitPing(nowMs: number): boolean {
+    if (this.pingLimiter.take(nowMs)) {
+      this.pingViolations = 0;
+      return true;
+    }
+    if (++this.pingViolations >= this.limits.maxPingViolations) {
+      this.fail(new ConnectError("too many pings beyond the rate limit", Code.ResourceExhausted));
+    }
+    return false;
+  }
+
+  /** Remembers a pong as it is sent. */
+  rememberPong(seq: bigint, t0: number, t1: number, t2: number): void {
+    if (this.pongs.length === PONGS_REMEMBERED) this.pongs.shift();
+    this.pongs.push({ seq, t0, t1, t2 });
+  }
+
+  /** The pong with this seq, once: a client cannot report the same exchange twice. */
+  takePong(seq: bigint): PongRecord | undefined {
+    const i = this.pongs.findIndex((p) => p.seq === seq);
+    return i < 0 ? undefined : this.pongs.splice(i, 1)[0];
+  }
+
+  /**
+   * Runs a request after the stream's earlier requests (answers keep their order), without
+   * holding up pings. Beyond maxPendingRequests the request is refused.
+   */
+  runInOrder(requestId: string, task: () => Promise<void>): void {
+    if (this.pendingRequests >= this.limits.maxPendingRequests) {
+      this.sendError(requestId, Code.ResourceExhausted, "too many requests in progress on this stream");
+      return;
+    }
+    this.pendingRequests++;
+    this.requestChain = this.requestChain
+      .then(task)
+      .catch((err: unknown) => this.fail(err)) // tasks answer their own errors; anything else is a bug
+      .finally(() => {
+        this.pendingRequests--;
+      });
+  }
+
+  /** Resolves when every request in progress has finished. */
+  settled(): Promise<void> {
+    return this.requestChain;
+  }
+}
