@@ -6,6 +6,7 @@ export const clockSettings = {
   windowSize: numberSetting("CLOCK_WINDOW_SIZE", 16, { min: 1, max: 256, integer: true }),
   maxSampleAgeMs: numberSetting("CLOCK_MAX_SAMPLE_AGE_MS", 120_000, { min: 1000, integer: true }),
   maxRttMs: numberSetting("CLOCK_MAX_RTT_MS", 10_000, { min: 1 }),
+  clientResolutionMs: numberSetting("CLOCK_CLIENT_RESOLUTION_MS", 1, { min: 0, max: 100 }),
   sessionTtlMs: numberSetting("CLOCK_SESSION_TTL_MS", 300_000, { min: 1000, integer: true }),
   rttFreshMs: numberSetting("CLOCK_RTT_FRESH_MS", 30_000, { min: 1000, integer: true }),
 };

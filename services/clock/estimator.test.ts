@@ -42,6 +42,13 @@ describe("evaluateExchange", () => {
     expect(sample(exchange(0, 100, 30, 10)).offsetMs).toBeCloseTo(100 + (30 - 10) / 2, 9);
   });
 
+  it("keeps a sample of a millisecond client clock that reads a round trip just below zero", () => {
+    // Client clock in whole ms: sent and received within the same ms, server held 0.3 ms.
+    const s = evaluateExchange({ t0: 5000, t1: 5100.2, t2: 5100.5, t3: 5000 }, opts)!;
+    expect(s.rttMs).toBe(0);
+    expect(s.offsetMs).toBeCloseTo(100.35, 9);
+  });
+
   it("rejects impossible exchanges", () => {
     expect(evaluateExchange({ t0: 0, t1: 10, t2: 5, t3: 20 }, opts)).toBeUndefined(); // t2 < t1
     expect(evaluateExchange({ t0: 100, t1: 10, t2: 11, t3: 50 }, opts)).toBeUndefined(); // rtt < 0

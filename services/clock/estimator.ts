@@ -37,12 +37,19 @@ export interface EstimatorOptions {
   maxSampleAgeMs: number;
   /** Samples with a longer round trip are rejected as broken or useless. */
   maxRttMs: number;
+  /**
+   * The resolution of client clocks. A client that reads whole milliseconds can measure a
+   * round trip slightly shorter than the server's own holding time; such a sample is kept with
+   * a round trip of 0 instead of being rejected as impossible.
+   */
+  clientResolutionMs: number;
 }
 
 export const defaultEstimatorOptions: EstimatorOptions = {
   windowSize: 16,
   maxSampleAgeMs: 120_000,
   maxRttMs: 10_000,
+  clientResolutionMs: 1,
 };
 
 /** The chosen estimate of a session's clock. */
@@ -60,16 +67,16 @@ export interface ClockEstimateValue {
 
 /**
  * Evaluates an exchange; undefined when it cannot be a real measurement: a time that is not
- * finite, the server answering before it received (t2 < t1), a negative round trip, or one
- * longer than maxRttMs.
+ * finite, the server answering before it received (t2 < t1), a round trip below zero by more
+ * than the client clock's resolution, or one longer than maxRttMs.
  */
 export function evaluateExchange(times: ExchangeTimes, opts: EstimatorOptions): ClockSampleValue | undefined {
   const { t0, t1, t2, t3 } = times;
   if (![t0, t1, t2, t3].every(Number.isFinite)) return undefined;
   if (t2 < t1) return undefined;
   const rttMs = t3 - t0 - (t2 - t1);
-  if (rttMs < 0 || rttMs > opts.maxRttMs) return undefined;
-  return { serverTimeMs: t1, rttMs, offsetMs: (t1 - t0 + (t2 - t3)) / 2 };
+  if (rttMs < -opts.clientResolutionMs || rttMs > opts.maxRttMs) return undefined;
+  return { serverTimeMs: t1, rttMs: Math.max(0, rttMs), offsetMs: (t1 - t0 + (t2 - t3)) / 2 };
 }
 
 /** The samples of a window still young enough at `nowMs`, newest last, at most windowSize. */

@@ -44,6 +44,8 @@ export const roomKeys = {
   members: (roomId: string) => room(roomId, "members"),
   /** Sorted set: user id by joined-at time (the succession order). */
   memberOrder: (roomId: string) => room(roomId, "members.order"),
+  /** Hash: user id -> how many of the member's streams are attached. */
+  memberSessions: (roomId: string) => room(roomId, "members.sessions"),
   /** Sorted set: attached session id by lease expiry time. */
   sessions: (roomId: string) => room(roomId, "sessions"),
   /** Hash: attached session id -> user id. */
@@ -60,22 +62,35 @@ export const roomKeys = {
   events: (roomId: string) => room(roomId, "events"),
 };
 
-/** Every key a room owns (what expires together when the room is empty). */
-export function allRoomKeys(roomId: string): string[] {
-  return [
-    roomKeys.meta(roomId),
-    roomKeys.currentDj(roomId),
-    roomKeys.playback(roomId),
-    roomKeys.members(roomId),
-    roomKeys.memberOrder(roomId),
-    roomKeys.sessions(roomId),
-    roomKeys.sessionUsers(roomId),
-    roomKeys.leaving(roomId),
-    roomKeys.seq(roomId),
-    roomKeys.rtt(roomId),
-    roomKeys.rttSeen(roomId),
-  ];
+/**
+ * The keys a room script receives, in this order (KEYS[1..n]); the Lua prelude of room
+ * scripts names them `K.<name>`. The last one is the room's event channel.
+ */
+export const ROOM_SCRIPT_KEY_NAMES = [
+  "meta",
+  "currentDj",
+  "playback",
+  "members",
+  "memberOrder",
+  "memberSessions",
+  "sessions",
+  "sessionUsers",
+  "leaving",
+  "seq",
+  "rtt",
+  "rttSeen",
+  "events",
+] as const satisfies ReadonlyArray<keyof typeof roomKeys>;
+
+/** KEYS for a room script: every key of the room (what expires together) and its channel. */
+export function roomScriptKeys(roomId: string): string[] {
+  return ROOM_SCRIPT_KEY_NAMES.map((name) => roomKeys[name](roomId));
 }
+
+/** Lua: `K.meta`, `K.members`, ... for the KEYS of roomScriptKeys. */
+export const LUA_ROOM_KEYS = `local K = {}
+for i, name in ipairs({${ROOM_SCRIPT_KEY_NAMES.map((n) => `'${n}'`).join(", ")}}) do K[name] = KEYS[i] end
+`;
 
 /** The room id a join code points to. */
 export const codeKey = (roomCode: string) => `code:{${assertKeyId(roomCode)}}`;

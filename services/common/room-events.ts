@@ -18,6 +18,47 @@ local function publish_room_event(seq_key, channel, payload)
 end
 `;
 
+/**
+ * Lua functions that write protobuf, for the events a script decides on itself (who leaves,
+ * who becomes DJ). Field numbers follow groovebox/room/v1/room.proto. Zero values are left
+ * out, as protobuf does.
+ */
+export const LUA_PROTO_ENCODER = `
+local function pb_varint(n)
+  local out = {}
+  repeat
+    local b = n % 128
+    n = (n - b) / 128
+    if n > 0 then b = b + 128 end
+    out[#out + 1] = string.char(b)
+  until n == 0
+  return table.concat(out)
+end
+local function pb_string(field, s)
+  if s == nil or s == '' then return '' end
+  return pb_varint(field * 8 + 2) .. pb_varint(#s) .. s
+end
+local function pb_uint(field, n)
+  if n == 0 then return '' end
+  return pb_varint(field * 8) .. pb_varint(n)
+end
+local function pb_bool(field, b)
+  if not b then return '' end
+  return pb_varint(field * 8) .. string.char(1)
+end
+local function pb_double(field, x)
+  if x == 0 then return '' end
+  return pb_varint(field * 8 + 1) .. struct.pack('<d', x)
+end
+local function pb_message(field, bytes)
+  return pb_varint(field * 8 + 2) .. pb_varint(#bytes) .. bytes
+end
+-- RoomEvent {room_id = 1, server_timestamp = 3, oneof event = 10..15}
+local function pb_room_event(room_id, now, field, body)
+  return pb_string(1, room_id) .. pb_double(3, now) .. pb_message(field, body)
+end
+`;
+
 const COLON = 0x3a;
 
 /** Splits a frame into its sequence number and the RoomEvent bytes. */

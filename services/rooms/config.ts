@@ -1,6 +1,14 @@
-import { portSetting } from "../common/config.js";
+import { numberSetting, portSetting } from "../common/config.js";
 
 /** The rooms service's own settings (besides the common ones). */
 export const roomsSettings = {
   port: portSetting("ROOMS_PORT", 8083),
+  /** How long a member whose streams all dropped stays in the room. */
+  graceMs: numberSetting("ROOMS_GRACE_MS", 30_000, { min: 0, integer: true }),
+  /** How long a stream stays attached without its gateway renewing it (gateways renew every 10 s). */
+  leaseMs: numberSetting("ROOMS_SESSION_LEASE_MS", 30_000, { min: 1000, integer: true }),
+  /** How long an empty room and its code live. */
+  emptyRoomTtlMs: numberSetting("ROOMS_EMPTY_TTL_MS", 15 * 60_000, { min: 1000, integer: true }),
+  /** How often the presence sweeper looks for expired leases and grace periods. */
+  sweepIntervalMs: numberSetting("ROOMS_SWEEP_INTERVAL_MS", 1000, { min: 10, integer: true }),
 };

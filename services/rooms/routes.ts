@@ -1,13 +1,24 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { AuthService } from "../../gen/groovebox/auth/v1/auth_pb.js";
+import { PresenceService, RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
+import { createAuthGate } from "../common/auth/gate.js";
 import type { TokenService } from "../common/auth/tokens.js";
 import { createAuthService } from "./auth-service.js";
+import { createPresenceService } from "./presence-service.js";
+import { createRoomService, type RoomServiceDeps } from "./room-service.js";
 
-export interface RoomsDeps {
+export interface RoomsDeps extends RoomServiceDeps {
   tokens: TokenService;
 }
 
+/**
+ * Login is public; rooms need a user (or a gateway acting for its streams); presence is for
+ * gateways only.
+ */
 export const roomsRoutes = (deps: RoomsDeps) => (router: ConnectRouter) =>
-  router.service(AuthService, createAuthService(deps));
+  router
+    .service(AuthService, createAuthService(deps))
+    .service(RoomService, createRoomService(deps), { requestGate: createAuthGate(deps.tokens, "user-or-service") })
+    .service(PresenceService, createPresenceService(deps), { requestGate: createAuthGate(deps.tokens, "service") });
 
-export const roomsServiceNames = [AuthService.typeName];
+export const roomsServiceNames = [AuthService.typeName, RoomService.typeName, PresenceService.typeName];

@@ -4,7 +4,9 @@ import type { ClockSource } from "../common/clock-source.js";
 import { createHealthRegistry } from "../common/health.js";
 import type { Logger } from "../common/logger.js";
 import { isRedisReady, type RedisClient } from "../common/redis.js";
-import { createServiceServer, type ServiceServer } from "../common/server.js";
+import { createServiceServer } from "../common/server.js";
+import { createPresenceSweeper } from "./presence-sweeper.js";
+import { createRoomStore, type RoomStoreOptions } from "./room-store.js";
 import { roomsRoutes, roomsServiceNames } from "./routes.js";
 
 export interface RoomsServerDeps {
@@ -13,18 +15,33 @@ export interface RoomsServerDeps {
   clock: ClockSource;
   logger: Logger;
   metrics: Registry;
-  options: { host: string; port: number; shutdownGraceMs: number };
+  options: RoomStoreOptions & { host: string; port: number; shutdownGraceMs: number; sweepIntervalMs: number };
 }
 
-/** The rooms service process's server (rooms, presence, guest login); listens on start(). */
-export function createRoomsServer(deps: RoomsServerDeps): ServiceServer {
-  return createServiceServer({
+/** The rooms service (rooms, presence, guest login) with its presence sweeper. */
+export function createRoomsServer(deps: RoomsServerDeps) {
+  const store = createRoomStore(deps.redis, deps.options);
+  const sweeper = createPresenceSweeper({ store, clock: deps.clock, logger: deps.logger, intervalMs: deps.options.sweepIntervalMs });
+  const server = createServiceServer({
     host: deps.options.host,
     port: deps.options.port,
     logger: deps.logger,
     metrics: deps.metrics,
     shutdownGraceMs: deps.options.shutdownGraceMs,
     health: createHealthRegistry({ services: roomsServiceNames, probes: [() => isRedisReady(deps.redis)] }),
-    routes: roomsRoutes(deps),
+    routes: roomsRoutes({ store, clock: deps.clock, tokens: deps.tokens }),
   });
+  return {
+    store,
+    sweeper,
+    async start(): Promise<number> {
+      const port = await server.start();
+      sweeper.start();
+      return port;
+    },
+    async stop(): Promise<void> {
+      await sweeper.stop();
+      await server.stop();
+    },
+  };
 }

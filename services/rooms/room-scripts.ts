@@ -1,0 +1,217 @@
+import { LUA_ROOM_KEYS } from "../common/keys.js";
+import { LuaScript } from "../common/redis.js";
+import { LUA_PROTO_ENCODER, LUA_PUBLISH_ROOM_EVENT } from "../common/room-events.js";
+
+/**
+ * The rooms service's Redis scripts. Each touches one room's keys only (one hash tag): it
+ * checks, changes the room, and publishes the events of the change with their sequence
+ * numbers, atomically. Every script gets KEYS = roomScriptKeys(roomId) and
+ * ARGV = roomId, now (ms), grace (ms), empty-room TTL (ms), then its own arguments, and
+ * answers {status, next due time or "", flag ("EMPTY", "REVIVED" or ""), room code}.
+ */
+const PRELUDE = `${LUA_ROOM_KEYS}${LUA_PROTO_ENCODER}${LUA_PUBLISH_ROOM_EVENT}
+local ROOM_ID = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local GRACE = tonumber(ARGV[3])
+local ROOM_TTL = tonumber(ARGV[4])
+local FLAG = ''
+-- RoomEvent fields and enums (groovebox/room/v1/room.proto)
+local EV_MEMBER_JOINED, EV_MEMBER_LEFT, EV_DJ_CHANGED = 10, 11, 12
+local LEAVE_LEFT, LEAVE_TIMED_OUT = 1, 2
+local DJ_HANDOFF, DJ_SUCCESSION = 1, 2
+-- The keys that live and expire with the room (the clock's RTT index keeps its own TTL).
+local ROOM_OWNED = {K.meta, K.currentDj, K.playback, K.members, K.memberOrder, K.memberSessions,
+  K.sessions, K.sessionUsers, K.leaving, K.seq}
+
+local function publish(field, body)
+  return publish_room_event(K.seq, K.events, pb_room_event(ROOM_ID, NOW, field, body))
+end
+local function room_exists() return redis.call('EXISTS', K.meta) == 1 end
+local function is_member(user) return redis.call('HEXISTS', K.members, user) == 1 end
+local function dj_changed(previous, current, reason)
+  publish(EV_DJ_CHANGED, pb_string(1, previous) .. pb_string(2, current) .. pb_uint(3, reason))
+end
+local function set_room_ttl(ttl)
+  for _, key in ipairs(ROOM_OWNED) do
+    if ttl then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
+  end
+end
+local function start_grace(user) redis.call('ZADD', K.leaving, NOW + GRACE, user) end
+
+-- Adds a member (and publishes member_joined); the first member of an empty room is its DJ.
+local function add_member(user, name, connected)
+  if is_member(user) then return false end
+  local was_empty = redis.call('ZCARD', K.memberOrder) == 0
+  redis.call('HSET', K.members, user, name)
+  redis.call('ZADD', K.memberOrder, ARGV[2], user)
+  redis.call('HSET', K.memberSessions, user, 0)
+  if was_empty then
+    set_room_ttl(nil)
+    FLAG = 'REVIVED'
+  end
+  local dj = redis.call('GET', K.currentDj)
+  if not dj then redis.call('SET', K.currentDj, user) end
+  publish(EV_MEMBER_JOINED, pb_message(1, pb_string(1, user) .. pb_string(2, name) .. pb_double(3, NOW)
+    .. pb_bool(4, not dj) .. pb_bool(5, connected)))
+  if not dj then dj_changed('', user, DJ_SUCCESSION) end
+  return true
+end
+
+-- Removes a member with their streams (member_left); the longest-present member succeeds a
+-- departing DJ (dj_changed); an empty room starts to expire.
+local function remove_member(user, reason)
+  if not is_member(user) then return false end
+  local owners = redis.call('HGETALL', K.sessionUsers)
+  for i = 1, #owners, 2 do
+    if owners[i + 1] == user then
+      redis.call('ZREM', K.sessions, owners[i])
+      redis.call('HDEL', K.sessionUsers, owners[i])
+    end
+  end
+  redis.call('HDEL', K.members, user)
+  redis.call('ZREM', K.memberOrder, user)
+  redis.call('ZREM', K.leaving, user)
+  redis.call('HDEL', K.memberSessions, user)
+  publish(EV_MEMBER_LEFT, pb_string(1, user) .. pb_uint(2, reason))
+  if redis.call('GET', K.currentDj) == user then
+    local heir = redis.call('ZRANGE', K.memberOrder, 0, 0)[1]
+    if heir then
+      redis.call('SET', K.currentDj, heir)
+      dj_changed(user, heir, DJ_SUCCESSION)
+    else
+      redis.call('DEL', K.currentDj)
+    end
+  end
+  if redis.call('ZCARD', K.memberOrder) == 0 then
+    set_room_ttl(ROOM_TTL)
+    FLAG = 'EMPTY'
+  end
+  return true
+end
+
+-- Takes a stream out of the room; returns its user and how many streams they have left.
+local function drop_session(session)
+  local user = redis.call('HGET', K.sessionUsers, session)
+  if not user then return nil, 0 end
+  redis.call('HDEL', K.sessionUsers, session)
+  redis.call('ZREM', K.sessions, session)
+  return user, redis.call('HINCRBY', K.memberSessions, user, -1)
+end
+
+-- The next time something in the room expires (a stream's lease or a grace period).
+local function next_due()
+  local s = redis.call('ZRANGE', K.sessions, 0, 0, 'WITHSCORES')[2]
+  local l = redis.call('ZRANGE', K.leaving, 0, 0, 'WITHSCORES')[2]
+  if s == nil then return l or '' end
+  if l == nil or tonumber(s) < tonumber(l) then return s end
+  return l
+end
+local function reply(status)
+  return {status, next_due(), FLAG, redis.call('HGET', K.meta, 'room_code') or ''}
+end
+`;
+
+const script = (body: string) => new LuaScript(PRELUDE + body);
+
+/** ARGV 5..8: code, name, creator id, creator name. The creator is DJ, in grace until a stream attaches. */
+export const createRoomScript = script(`
+if room_exists() then return reply('EXISTS') end
+redis.call('HSET', K.meta, 'room_id', ROOM_ID, 'room_code', ARGV[5], 'name', ARGV[6], 'created_at', ARGV[2])
+redis.call('HSET', K.members, ARGV[7], ARGV[8])
+redis.call('ZADD', K.memberOrder, ARGV[2], ARGV[7])
+redis.call('HSET', K.memberSessions, ARGV[7], 0)
+redis.call('SET', K.currentDj, ARGV[7])
+redis.call('SET', K.seq, 0)
+start_grace(ARGV[7])
+return reply('OK')
+`);
+
+/** ARGV 5..6: user, name. A member without a stream gets the grace period to attach one. */
+export const joinRoomScript = script(`
+if not room_exists() then return reply('NOT_FOUND') end
+add_member(ARGV[5], ARGV[6], false)
+if tonumber(redis.call('HGET', K.memberSessions, ARGV[5]) or '0') <= 0 then start_grace(ARGV[5]) end
+return reply('OK')
+`);
+
+/** ARGV 5..9: session, user, name, lease ms, "1" when the user must be a member already. */
+export const attachSessionScript = script(`
+if not room_exists() then return reply('NOT_FOUND') end
+local owner = redis.call('HGET', K.sessionUsers, ARGV[5])
+if owner and owner ~= ARGV[6] then return reply('SESSION_TAKEN') end
+if not is_member(ARGV[6]) then
+  if ARGV[9] == '1' then return reply('NOT_MEMBER') end
+  add_member(ARGV[6], ARGV[7], true)
+end
+redis.call('ZADD', K.sessions, NOW + tonumber(ARGV[8]), ARGV[5])
+if not owner then
+  redis.call('HSET', K.sessionUsers, ARGV[5], ARGV[6])
+  redis.call('HINCRBY', K.memberSessions, ARGV[6], 1)
+end
+redis.call('ZREM', K.leaving, ARGV[6])
+return reply('OK')
+`);
+
+/** ARGV 5..6: session, "1" to leave now when it was the user's last stream ("0": grace). */
+export const detachSessionScript = script(`
+local user, left = drop_session(ARGV[5])
+if user and left <= 0 then
+  if ARGV[6] == '1' then remove_member(user, LEAVE_LEFT) else start_grace(user) end
+end
+return reply('OK')
+`);
+
+/** ARGV 5: user. Leaves now, with all the user's streams. */
+export const leaveRoomScript = script(`
+if not room_exists() then return reply('NOT_FOUND') end
+if not remove_member(ARGV[5], LEAVE_LEFT) then return reply('NOT_MEMBER') end
+return reply('OK')
+`);
+
+/** ARGV 5: lease ms; 6..: sessions. Answers a fifth element: the sessions the room does not know. */
+export const renewSessionsScript = script(`
+local unknown = {}
+local expiry = NOW + tonumber(ARGV[5])
+for i = 6, #ARGV do
+  if redis.call('ZSCORE', K.sessions, ARGV[i]) then
+    redis.call('ZADD', K.sessions, 'XX', expiry, ARGV[i])
+  else
+    unknown[#unknown + 1] = ARGV[i]
+  end
+end
+local r = reply('OK')
+r[5] = unknown
+return r
+`);
+
+/** Drops streams whose lease ran out (their users start the grace period) and members whose grace ran out. */
+export const sweepRoomScript = script(`
+for _, session in ipairs(redis.call('ZRANGEBYSCORE', K.sessions, '-inf', ARGV[2])) do
+  local user, left = drop_session(session)
+  if user and left <= 0 then start_grace(user) end
+end
+for _, user in ipairs(redis.call('ZRANGEBYSCORE', K.leaving, '-inf', ARGV[2])) do
+  remove_member(user, LEAVE_TIMED_OUT)
+end
+return reply('OK')
+`);
+
+/** ARGV 5..6: caller, new DJ. */
+export const setDjScript = script(`
+if not room_exists() then return reply('NOT_FOUND') end
+local dj = redis.call('GET', K.currentDj)
+if dj ~= ARGV[5] then return reply('NOT_DJ') end
+if not is_member(ARGV[6]) then return reply('NOT_MEMBER') end
+if ARGV[6] ~= dj then
+  redis.call('SET', K.currentDj, ARGV[6])
+  dj_changed(dj, ARGV[6], DJ_HANDOFF)
+end
+return reply('OK')
+`);
+
+/** The whole room at one instant: meta, DJ, playback, members, order, stream counts, seq. */
+export const readRoomScript = new LuaScript(`${LUA_ROOM_KEYS}
+return {redis.call('HGETALL', K.meta), redis.call('GET', K.currentDj) or '', redis.call('GET', K.playback) or '',
+  redis.call('HGETALL', K.members), redis.call('ZRANGE', K.memberOrder, 0, -1, 'WITHSCORES'),
+  redis.call('HGETALL', K.memberSessions), redis.call('GET', K.seq) or '0'}
+`);

@@ -1,0 +1,169 @@
+import { codeKey, presenceDueKey, roomScriptKeys } from "../common/keys.js";
+import { newId } from "../common/ids.js";
+import type { LuaScript, RedisClient } from "../common/redis.js";
+import { decodePlaybackRecord } from "../playback/playback-record.js";
+import type { Timeline } from "../playback/timeline.js";
+import { generateRoomCode } from "./room-codes.js";
+import {
+  attachSessionScript,
+  createRoomScript,
+  detachSessionScript,
+  joinRoomScript,
+  leaveRoomScript,
+  readRoomScript,
+  renewSessionsScript,
+  setDjScript,
+  sweepRoomScript,
+} from "./room-scripts.js";
+
+export interface RoomStoreOptions {
+  /** How long a member without streams stays. */
+  graceMs: number;
+  /** How long a stream stays attached without its gateway renewing it. */
+  leaseMs: number;
+  /** How long an empty room (and its code) lives. */
+  emptyRoomTtlMs: number;
+}
+
+/** What a room script answered: "OK" or why not. */
+export type ScriptStatus = "OK" | "NOT_FOUND" | "NOT_MEMBER" | "NOT_DJ" | "SESSION_TAKEN" | "EXISTS";
+
+type ScriptReply = [status: ScriptStatus, nextDue: string, flag: "" | "EMPTY" | "REVIVED", roomCode: string, extra?: string[]];
+
+/** A room as stored, read in one atomic step. */
+export interface StoredRoom {
+  roomId: string;
+  roomCode: string;
+  name: string;
+  currentDjId: string;
+  playback: Timeline;
+  /** Longest-present first. */
+  members: Array<{ userId: string; displayName: string; joinedAtMs: number; streams: number }>;
+  seq: bigint;
+}
+
+/** Redis lists of alternating field, value into a Map. */
+function pairs(flat: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < flat.length; i += 2) map.set(flat[i]!, flat[i + 1]!);
+  return map;
+}
+
+/**
+ * The rooms service's storage: rooms, codes and presence. Every change is a room script
+ * (one hash tag); afterwards the room's entry in the sweeper's due set and its code key's
+ * lifetime are brought in line (separate keys, so separate commands).
+ */
+export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
+  async function run(script: LuaScript, roomId: string, nowMs: number, args: Array<string | number>): Promise<ScriptReply> {
+    const reply = (await script.run(redis, roomScriptKeys(roomId), [
+      roomId,
+      nowMs,
+      opts.graceMs,
+      opts.emptyRoomTtlMs,
+      ...args,
+    ])) as ScriptReply;
+    if (reply[0] === "OK") await afterChange(roomId, reply);
+    return reply;
+  }
+
+  async function afterChange(roomId: string, [, nextDue, flag, roomCode]: ScriptReply): Promise<void> {
+    const ops: Array<Promise<unknown>> = [
+      nextDue === "" ? redis.zrem(presenceDueKey, roomId) : redis.zadd(presenceDueKey, nextDue, roomId),
+    ];
+    if (flag === "EMPTY" && roomCode !== "") ops.push(redis.pexpire(codeKey(roomCode), opts.emptyRoomTtlMs));
+    if (flag === "REVIVED" && roomCode !== "") ops.push(redis.persist(codeKey(roomCode)));
+    await Promise.all(ops);
+  }
+
+  return {
+    /** Makes a room with a fresh unique code; the creator is its first member and DJ. */
+    async create(input: { name: string; userId: string; displayName: string }, nowMs: number) {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const roomCode = generateRoomCode();
+        const roomId = newId();
+        // SET NX claims the code: two rooms created at once never share one.
+        if ((await redis.set(codeKey(roomCode), roomId, "NX")) !== "OK") continue;
+        await run(createRoomScript, roomId, nowMs, [roomCode, input.name, input.userId, input.displayName]);
+        return { roomId, roomCode };
+      }
+      throw new Error("no free room code found");
+    },
+
+    /** The room a code points to, if it still exists. */
+    async resolveCode(roomCode: string): Promise<string | undefined> {
+      return (await redis.get(codeKey(roomCode))) ?? undefined;
+    },
+
+    /** Removes a code that points to a room that no longer exists. */
+    async forgetCode(roomCode: string, roomId: string): Promise<void> {
+      if ((await redis.get(codeKey(roomCode))) === roomId) await redis.del(codeKey(roomCode));
+    },
+
+    join: (roomId: string, user: { userId: string; displayName: string }, nowMs: number) =>
+      run(joinRoomScript, roomId, nowMs, [user.userId, user.displayName]).then((r) => r[0]),
+
+    attach: (
+      roomId: string,
+      a: { sessionId: string; userId: string; displayName: string; mustBeMember: boolean },
+      nowMs: number,
+    ) =>
+      run(attachSessionScript, roomId, nowMs, [a.sessionId, a.userId, a.displayName, opts.leaseMs, a.mustBeMember ? "1" : "0"]).then(
+        (r) => r[0],
+      ),
+
+    detach: (roomId: string, sessionId: string, leave: boolean, nowMs: number) =>
+      run(detachSessionScript, roomId, nowMs, [sessionId, leave ? "1" : "0"]).then((r) => r[0]),
+
+    leave: (roomId: string, userId: string, nowMs: number) => run(leaveRoomScript, roomId, nowMs, [userId]).then((r) => r[0]),
+
+    setDj: (roomId: string, callerId: string, newDjId: string, nowMs: number) =>
+      run(setDjScript, roomId, nowMs, [callerId, newDjId]).then((r) => r[0]),
+
+    /** Extends the leases of these streams; returns the ones the room does not know. */
+    async renew(roomId: string, sessionIds: string[], nowMs: number): Promise<string[]> {
+      const reply = await run(renewSessionsScript, roomId, nowMs, [opts.leaseMs, ...sessionIds]);
+      return reply[4] ?? [];
+    },
+
+    /** Applies expired leases and grace periods of one room. */
+    sweep: (roomId: string, nowMs: number) => run(sweepRoomScript, roomId, nowMs, []).then((r) => r[0]),
+
+    /** Rooms with something due at or before `nowMs` (at most `limit`). */
+    dueRooms: (nowMs: number, limit: number) => redis.zrangebyscore(presenceDueKey, "-inf", nowMs, "LIMIT", 0, limit),
+
+    /** The whole room, or undefined when it does not exist. */
+    async read(roomId: string): Promise<StoredRoom | undefined> {
+      const [metaFlat, dj, playback, membersFlat, order, streamsFlat, seq] = (await readRoomScript.run(
+        redis,
+        roomScriptKeys(roomId),
+        [],
+      )) as [string[], string, string, string[], string[], string[], string];
+      const meta = pairs(metaFlat);
+      if (!meta.has("room_id")) return undefined;
+      const names = pairs(membersFlat);
+      const streams = pairs(streamsFlat);
+      const members: StoredRoom["members"] = [];
+      for (let i = 0; i + 1 < order.length; i += 2) {
+        const userId = order[i]!;
+        members.push({
+          userId,
+          displayName: names.get(userId) ?? "",
+          joinedAtMs: Number(order[i + 1]),
+          streams: Number(streams.get(userId) ?? 0),
+        });
+      }
+      return {
+        roomId,
+        roomCode: meta.get("room_code") ?? "",
+        name: meta.get("name") ?? "",
+        currentDjId: dj,
+        playback: decodePlaybackRecord(playback),
+        members,
+        seq: BigInt(seq),
+      };
+    },
+  };
+}
+
+export type RoomStore = ReturnType<typeof createRoomStore>;

@@ -1,0 +1,134 @@
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { Registry } from "prom-client";
+import { createTokenService, type TokenService } from "../../services/common/auth/tokens.js";
+import { systemClock, type ClockSource } from "../../services/common/clock-source.js";
+import { createLogger, type Logger } from "../../services/common/logger.js";
+import { closeRedis, createRedis, type RedisClient } from "../../services/common/redis.js";
+import { createClockServer } from "../../services/clock/server.js";
+import { createGatewayServer, type GatewayOptions } from "../../services/gateway/server.js";
+import { createRoomsServer } from "../../services/rooms/server.js";
+
+/** The Redis of the test run (see global-setup.ts). */
+export const testRedisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** A logger for services under test: silent unless TEST_LOG_LEVEL is set. */
+export const testLogger = (name: string): Logger => createLogger(name, process.env.TEST_LOG_LEVEL ?? "silent");
+
+export function testRedis(name: string, url = testRedisUrl()): RedisClient {
+  return createRedis({ url, name, logger: testLogger(name) });
+}
+
+/** A plain connection for looking at Redis from a test. */
+export function inspectRedis(url = testRedisUrl()): Redis {
+  return new Redis(url);
+}
+
+export interface StackOptions {
+  clock?: ClockSource;
+  roomsClock?: ClockSource;
+  redisUrl?: string;
+  gateways?: number;
+  rooms?: Partial<{ graceMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number }>;
+  clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
+  gateway?: Partial<GatewayOptions>;
+  /** Where the gateways find the playback service (when the test runs one). */
+  playbackUrl?: string;
+}
+
+export interface Stack {
+  tokens: TokenService;
+  gatewayUrls: string[];
+  clockUrl: string;
+  roomsUrl: string;
+  rooms: ReturnType<typeof createRoomsServer>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the services in this process, each on its own port (port 0) with its own Redis
+ * connection, talking HTTP/2 to each other as in production.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const secret = randomBytes(32).toString("hex");
+  const clock = opts.clock ?? systemClock;
+  const tokens = createTokenService({ secret, clock });
+  const common = { host: "127.0.0.1", port: 0, shutdownGraceMs: 2000 };
+  const toStop: Array<() => Promise<void>> = [];
+  const url = opts.redisUrl ?? testRedisUrl();
+
+  const clockRedis = testRedis("clock", url);
+  const clockServer = createClockServer({
+    redis: clockRedis,
+    tokens,
+    clock,
+    logger: testLogger("clock"),
+    metrics: new Registry(),
+    options: {
+      ...common,
+      windowSize: 16,
+      maxSampleAgeMs: 120_000,
+      maxRttMs: 10_000,
+      clientResolutionMs: 1,
+      sessionTtlMs: 300_000,
+      rttFreshMs: 30_000,
+      ...opts.clockStore,
+    },
+  });
+  const clockUrl = `http://127.0.0.1:${await clockServer.start()}`;
+  toStop.push(() => clockServer.stop().then(() => closeRedis(clockRedis)));
+
+  const roomsRedis = testRedis("rooms", url);
+  const rooms = createRoomsServer({
+    redis: roomsRedis,
+    tokens,
+    clock: opts.roomsClock ?? clock,
+    logger: testLogger("rooms"),
+    metrics: new Registry(),
+    options: { ...common, graceMs: 30_000, leaseMs: 30_000, emptyRoomTtlMs: 60_000, sweepIntervalMs: 60_000, ...opts.rooms },
+  });
+  const roomsUrl = `http://127.0.0.1:${await rooms.start()}`;
+  toStop.push(() => rooms.stop().then(() => closeRedis(roomsRedis)));
+
+  const gatewayUrls: string[] = [];
+  for (let i = 0; i < (opts.gateways ?? 1); i++) {
+    const redis = testRedis(`gateway-${i}`, url);
+    const gateway = createGatewayServer({
+      redis,
+      tokens,
+      clock,
+      logger: testLogger(`gateway-${i}`),
+      metrics: new Registry(),
+      options: {
+        ...common,
+        clockUrl,
+        roomsUrl,
+        playbackUrl: opts.playbackUrl ?? "http://127.0.0.1:9",
+        maxPingsPerSecond: 10,
+        pingBurst: 20,
+        maxPingViolations: 50,
+        maxMessageBytes: 64 * 1024,
+        outboundCapacity: 256,
+        maxPendingRequests: 16,
+        maxStreamsPerUser: 16,
+        sampleBatchDelayMs: 5,
+        sampleBatchMax: 1000,
+        leaseRenewMs: 10_000,
+        ...opts.gateway,
+      },
+    });
+    gatewayUrls.push(`http://127.0.0.1:${await gateway.start()}`);
+    toStop.push(() => gateway.stop().then(() => closeRedis(redis)));
+  }
+
+  return {
+    tokens,
+    gatewayUrls,
+    clockUrl,
+    roomsUrl,
+    rooms,
+    async stop() {
+      for (const stop of toStop.reverse()) await stop();
+    },
+  };
+}
