@@ -1,3 +1,4 @@
+import * as http2 from "node:http2";
 import { createClient, Code, ConnectError } from "@connectrpc/connect";
 import { ClockSampleService, ClockService } from "../gen/groovebox/clock/v1/clock_pb.js";
 import { ErrorCode } from "../gen/groovebox/gateway/v1/gateway_pb.js";
@@ -166,6 +167,13 @@ describe("clock sync over the gateway", () => {
     expect(await stream.ended).toBeUndefined();
   });
 
+  it("ends a stream whose message cannot be decoded with INVALID_ARGUMENT", async () => {
+    const { token } = await login(gateway, "Garbler");
+    // A gRPC frame (flag 0, length 3) holding bytes that are not a ClientMessage.
+    const status = await rawGrpcCall(gateway, "/groovebox.gateway.v1.GatewayService/Connect", token, Buffer.from([0, 0, 0, 0, 3, 0xff, 0xff, 0xff]));
+    expect(status).toBe(String(Code.InvalidArgument));
+  });
+
   it("ends a stream whose message is over the size limit with RESOURCE_EXHAUSTED", async () => {
     const { token } = await login(gateway, "Bulky");
     const stream = TestStream.connect(gateway, token);
@@ -201,3 +209,27 @@ describe("ping rate limit", () => {
     expect((await stream.ended)?.code).toBe(Code.ResourceExhausted);
   });
 });
+
+/** Sends raw bytes as a gRPC request body and resolves with the grpc-status it ends with. */
+function rawGrpcCall(baseUrl: string, path: string, token: string, body: Buffer): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(baseUrl);
+    session.once("error", reject);
+    const req = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc+proto",
+      te: "trailers",
+      authorization: `Bearer ${token}`,
+    });
+    let status: string | undefined;
+    req.on("response", (headers) => (status ??= headers["grpc-status"] as string | undefined));
+    req.on("trailers", (trailers) => (status = trailers["grpc-status"] as string | undefined));
+    req.on("data", () => undefined);
+    req.on("close", () => {
+      session.close();
+      resolve(status);
+    });
+    req.end(body);
+  });
+}

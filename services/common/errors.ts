@@ -21,6 +21,18 @@ export const notFound = (message: string) => new DomainError(Code.NotFound, mess
 export const permissionDenied = (message: string) => new DomainError(Code.PermissionDenied, message);
 export const failedPrecondition = (message: string) => new DomainError(Code.FailedPrecondition, message);
 
+/**
+ * An error met while reading a client's request messages. connect-es reports a binary
+ * message it cannot decode as INTERNAL (as grpc-go does); it is the client's malformed input,
+ * so the client is told INVALID_ARGUMENT.
+ */
+export function requestReadError(err: unknown): unknown {
+  if (err instanceof ConnectError && err.code === Code.Internal && err.rawMessage.startsWith("parse binary")) {
+    return new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument);
+  }
+  return err;
+}
+
 /** Errors of the Redis client that mean "Redis is not reachable now", not a bug. */
 function isRedisConnectionError(err: Error): boolean {
   return (

@@ -2,7 +2,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { GatewayService, type ClientMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { requireUser } from "../common/auth/gate.js";
 import type { ClockSource } from "../common/clock-source.js";
-import { toConnectError } from "../common/errors.js";
+import { requestReadError, toConnectError } from "../common/errors.js";
 import { newId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
 import { requireId } from "../common/validate.js";
@@ -91,7 +91,7 @@ export function createGatewayService(deps: GatewayServiceDeps): ServiceImpl<type
       await session.settled();
       session.close();
     } catch (err) {
-      session.fail(err);
+      session.fail(requestReadError(err));
     }
   }
 
