@@ -55,6 +55,17 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
   return client;
 }
 
+/**
+ * A connection for BullMQ: it blocks on its connections and retries commands itself, so it
+ * needs maxRetriesPerRequest null and never shares the services' connection.
+ */
+export function createQueueConnection(opts: Pick<RedisConnectionOptions, "url" | "clusterNodes" | "name">): RedisClient {
+  if (opts.clusterNodes && opts.clusterNodes.length > 0) {
+    return new Cluster([...opts.clusterNodes], { redisOptions: { connectionName: opts.name, maxRetriesPerRequest: null } });
+  }
+  return new Redis(opts.url, { connectionName: opts.name, maxRetriesPerRequest: null });
+}
+
 /** A second connection with the same settings, for subscriber mode. */
 export function duplicateRedis(client: RedisClient, name: string, logger: Logger): RedisClient {
   const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();

@@ -119,8 +119,9 @@ export function seek(t: Timeline, nowMs: number, positionMs: number, bufferMs: n
   };
 }
 
-/** Ends playback: idle, position 0. Also how a track that reached its end is recorded. */
-export function stop(t: Timeline): Timeline {
+/** Ends playback: idle, position 0. */
+export function stop(t: Timeline, nowMs: number): Timeline {
+  if (statusAt(t, nowMs) === "idle") throw new TimelineStateError("nothing is playing or paused");
   return { ...IDLE, version: t.version + 1 };
 }
 

@@ -8,6 +8,7 @@ import { closeRedis, createRedis, type RedisClient } from "../../services/common
 import { createClockServer } from "../../services/clock/server.js";
 import { createGatewayServer, type GatewayOptions } from "../../services/gateway/server.js";
 import { createRoomsServer } from "../../services/rooms/server.js";
+import { createPlaybackServer } from "../../services/playback/server.js";
 
 /** The Redis of the test run (see global-setup.ts). */
 export const testRedisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -32,8 +33,7 @@ export interface StackOptions {
   rooms?: Partial<{ graceMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number }>;
   clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
   gateway?: Partial<GatewayOptions>;
-  /** Where the gateways find the playback service (when the test runs one). */
-  playbackUrl?: string;
+  buffer?: Partial<{ rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number }>;
 }
 
 export interface Stack {
@@ -41,6 +41,7 @@ export interface Stack {
   gatewayUrls: string[];
   clockUrl: string;
   roomsUrl: string;
+  playbackUrl: string;
   rooms: ReturnType<typeof createRoomsServer>;
   stop(): Promise<void>;
 }
@@ -90,6 +91,28 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const roomsUrl = `http://127.0.0.1:${await rooms.start()}`;
   toStop.push(() => rooms.stop().then(() => closeRedis(roomsRedis)));
 
+  const playbackRedis = testRedis("playback", url);
+  const playback = createPlaybackServer({
+    redis: playbackRedis,
+    tokens,
+    clock,
+    logger: testLogger("playback"),
+    metrics: new Registry(),
+    options: {
+      ...common,
+      clockUrl,
+      redisUrl: url,
+      redisClusterNodes: [],
+      rttMultiplier: 2,
+      minBufferMs: 100,
+      maxBufferMs: 500,
+      defaultRttMs: 50,
+      ...opts.buffer,
+    },
+  });
+  const playbackUrl = `http://127.0.0.1:${await playback.start()}`;
+  toStop.push(() => playback.stop().then(() => closeRedis(playbackRedis)));
+
   const gatewayUrls: string[] = [];
   for (let i = 0; i < (opts.gateways ?? 1); i++) {
     const redis = testRedis(`gateway-${i}`, url);
@@ -103,7 +126,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         ...common,
         clockUrl,
         roomsUrl,
-        playbackUrl: opts.playbackUrl ?? "http://127.0.0.1:9",
+        playbackUrl,
         maxPingsPerSecond: 10,
         pingBurst: 20,
         maxPingViolations: 50,
@@ -126,6 +149,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     gatewayUrls,
     clockUrl,
     roomsUrl,
+    playbackUrl,
     rooms,
     async stop() {
       for (const stop of toStop.reverse()) await stop();

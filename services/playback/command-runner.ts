@@ -1,0 +1,70 @@
+import { Code } from "@connectrpc/connect";
+import { DomainError, failedPrecondition, notFound, permissionDenied } from "../common/errors.js";
+import type { ClockSource } from "../common/clock-source.js";
+import type { Logger } from "../common/logger.js";
+import { playbackEventBytes, type PlaybackChange } from "./playback-events.js";
+import type { PlaybackStore } from "./playback-store.js";
+import { effectiveAt, TimelineStateError, type Timeline } from "./timeline.js";
+
+/** Optimistic attempts before a command gives up under contention (ABORTED). */
+const MAX_ATTEMPTS = 8;
+
+/** Reacts to committed changes: the track-end timer, and the place for the 10 s sync scheduler. */
+export interface PlaybackHooks {
+  committed(roomId: string, previous: Timeline, next: Timeline, nowMs: number): Promise<void>;
+}
+
+export interface Command {
+  roomId: string;
+  /** The DJ's user id; "" for the system (a track reaching its end). */
+  djId: string;
+  /** The version the client expects the timeline to be at, if it said. */
+  expectedVersion?: number;
+  /** The change at `nowMs` from the current (effective) timeline; throws TimelineStateError when not allowed. */
+  transition(current: Timeline, nowMs: number): Timeline;
+  change: PlaybackChange | "started";
+}
+
+/**
+ * Applies playback commands as compare-and-set on the timeline's version: read, compute the
+ * new timeline with the pure timeline functions, and store it only if nobody changed it in
+ * between (else read again and retry). Two DJs' racing commands therefore each get their own
+ * version, or, when they named expected_version, the loser gets FAILED_PRECONDITION.
+ */
+export function createCommandRunner(deps: { store: PlaybackStore; clock: ClockSource; hooks: PlaybackHooks; logger: Logger }) {
+  const { store, clock, hooks } = deps;
+  return async function run(cmd: Command): Promise<{ next: Timeline; nowMs: number }> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const room = await store.read(cmd.roomId, cmd.djId);
+      if (room === undefined) throw notFound("room not found");
+      if (cmd.djId !== "" && room.currentDjId !== cmd.djId) throw permissionDenied("only the room's DJ may control playback");
+      const stored = room.timeline;
+      if (cmd.expectedVersion !== undefined && cmd.expectedVersion !== stored.version) {
+        throw failedPrecondition(`the timeline is at version ${stored.version}, not ${cmd.expectedVersion}`);
+      }
+      const nowMs = clock.now();
+      let next: Timeline;
+      try {
+        next = cmd.transition(effectiveAt(stored, nowMs), nowMs);
+      } catch (err) {
+        if (err instanceof TimelineStateError) throw failedPrecondition(err.message);
+        throw err;
+      }
+      next = { ...next, version: stored.version + 1 };
+      const status = await store.commit(cmd.roomId, stored.version, cmd.djId, next, playbackEventBytes(cmd.roomId, next, nowMs, cmd.change));
+      if (status === "OK") {
+        await hooks.committed(cmd.roomId, stored, next, nowMs).catch((err: unknown) => {
+          deps.logger.warn({ err, roomId: cmd.roomId, version: next.version }, "playback hook failed");
+        });
+        deps.logger.info({ roomId: cmd.roomId, version: next.version, change: cmd.change }, "playback changed");
+        return { next, nowMs };
+      }
+      if (status === "NOT_FOUND") throw notFound("room not found");
+      if (status === "NOT_DJ") throw permissionDenied("only the room's DJ may control playback");
+      if (cmd.expectedVersion !== undefined) throw failedPrecondition("the timeline changed; read it again");
+    }
+    throw new DomainError(Code.Aborted, "too many concurrent playback changes; retry");
+  };
+}
+
+export type CommandRunner = ReturnType<typeof createCommandRunner>;

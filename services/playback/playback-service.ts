@@ -1,0 +1,146 @@
+import type { Client, ServiceImpl } from "@connectrpc/connect";
+import type { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import { PlaybackService } from "../../gen/groovebox/playback/v1/playback_pb.js";
+import { principalKey, requireUser } from "../common/auth/gate.js";
+import type { ClockSource } from "../common/clock-source.js";
+import { invalidArgument, notFound, permissionDenied } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { requireFinite, requireId, requireText } from "../common/validate.js";
+import type { CommandRunner } from "./command-runner.js";
+import type { BufferOptions } from "./config.js";
+import { PlaybackChange } from "./playback-events.js";
+import type { PlaybackStore } from "./playback-store.js";
+import { playbackStateAt } from "./playback-view.js";
+import { pause, resume, seek, start, stop, syncBufferMs, type Timeline } from "./timeline.js";
+
+export const TRACK_ID_MAX = 256;
+
+export interface PlaybackServiceDeps {
+  store: PlaybackStore;
+  run: CommandRunner;
+  clockSamples: Client<typeof ClockSampleService>;
+  clock: ClockSource;
+  buffer: BufferOptions;
+  logger: Logger;
+}
+
+/** A position from a request: finite, not negative, and inside a known duration. */
+function requirePosition(value: number, field: string, durationMs: number | undefined): number {
+  requireFinite(value, field);
+  if (value < 0) throw invalidArgument(`${field} must not be negative`);
+  if (durationMs !== undefined && value >= durationMs) throw invalidArgument(`${field} must be below the track's duration`);
+  return value;
+}
+
+const expected = (v: bigint | undefined) => (v === undefined ? undefined : Number(v));
+
+/** PlaybackService: the DJ's commands on the room's timeline, and reads for members. */
+export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<typeof PlaybackService> {
+  const { run, clock } = deps;
+
+  /**
+   * The start buffer for a room now: clamp(2 x max fresh round trip, 100, 500) by default. When
+   * the clock service cannot answer, the largest buffer: late is better than apart.
+   */
+  async function bufferFor(roomId: string): Promise<number> {
+    try {
+      const { maxRttMs, sessionCount } = await deps.clockSamples.getRoomMaxRtt({ roomId }, { timeoutMs: 1000 });
+      return syncBufferMs(sessionCount > 0 ? maxRttMs : undefined, deps.buffer);
+    } catch (err) {
+      deps.logger.warn({ err, roomId }, "room round trips unavailable; using the largest start buffer");
+      return deps.buffer.maxBufferMs;
+    }
+  }
+
+  const state = (roomId: string, t: Timeline, nowMs: number) => playbackStateAt(roomId, t, nowMs);
+
+  return {
+    async start(req, ctx) {
+      const dj = requireUser(ctx);
+      const roomId = requireId(req.roomId, "room_id");
+      const trackId = requireText(req.trackId, "track_id", 1, TRACK_ID_MAX);
+      const durationMs = req.trackDurationMs === undefined ? undefined : requireFinite(req.trackDurationMs, "track_duration_ms");
+      if (durationMs !== undefined && durationMs <= 0) throw invalidArgument("track_duration_ms must be positive");
+      const positionMs = requirePosition(req.positionMs ?? 0, "position_ms", durationMs);
+      const bufferMs = await bufferFor(roomId);
+      const { next, nowMs } = await run({
+        roomId,
+        djId: dj.userId,
+        expectedVersion: expected(req.expectedVersion),
+        change: "started",
+        transition: (t, now) => start(t, { trackId, positionMs, trackDurationMs: durationMs, bufferMs, nowMs: now }),
+      });
+      return {
+        trackId,
+        positionMs,
+        startAtServerTime: next.startAtServerTime,
+        syncBufferMs: next.syncBufferMs,
+        serverTimestamp: nowMs,
+        version: BigInt(next.version),
+        state: state(roomId, next, nowMs),
+      };
+    },
+
+    async pause(req, ctx) {
+      const roomId = requireId(req.roomId, "room_id");
+      const { next, nowMs } = await run({
+        roomId,
+        djId: requireUser(ctx).userId,
+        expectedVersion: expected(req.expectedVersion),
+        change: PlaybackChange.PAUSED,
+        transition: pause,
+      });
+      return { state: state(roomId, next, nowMs) };
+    },
+
+    async resume(req, ctx) {
+      const roomId = requireId(req.roomId, "room_id");
+      const dj = requireUser(ctx);
+      const bufferMs = await bufferFor(roomId);
+      const { next, nowMs } = await run({
+        roomId,
+        djId: dj.userId,
+        expectedVersion: expected(req.expectedVersion),
+        change: PlaybackChange.RESUMED,
+        transition: (t, now) => resume(t, now, bufferMs),
+      });
+      return { state: state(roomId, next, nowMs) };
+    },
+
+    async seek(req, ctx) {
+      const roomId = requireId(req.roomId, "room_id");
+      const dj = requireUser(ctx);
+      requirePosition(req.positionMs, "position_ms", undefined);
+      const bufferMs = await bufferFor(roomId);
+      const { next, nowMs } = await run({
+        roomId,
+        djId: dj.userId,
+        expectedVersion: expected(req.expectedVersion),
+        change: PlaybackChange.SEEKED,
+        transition: (t, now) => seek(t, now, requirePosition(req.positionMs, "position_ms", t.trackDurationMs), bufferMs),
+      });
+      return { state: state(roomId, next, nowMs) };
+    },
+
+    async stop(req, ctx) {
+      const roomId = requireId(req.roomId, "room_id");
+      const { next, nowMs } = await run({
+        roomId,
+        djId: requireUser(ctx).userId,
+        expectedVersion: expected(req.expectedVersion),
+        change: PlaybackChange.STOPPED,
+        transition: stop,
+      });
+      return { state: state(roomId, next, nowMs) };
+    },
+
+    async getPlayback(req, ctx) {
+      const roomId = requireId(req.roomId, "room_id");
+      const principal = ctx.values.get(principalKey);
+      const room = await deps.store.read(roomId, principal?.kind === "user" ? principal.userId : "");
+      if (room === undefined) throw notFound("room not found");
+      if (principal?.kind === "user" && !room.isMember) throw permissionDenied("not a member of the room");
+      return { state: state(roomId, room.timeline, clock.now()) };
+    },
+  };
+}

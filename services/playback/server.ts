@@ -1,0 +1,76 @@
+import { createClient } from "@connectrpc/connect";
+import type { Registry } from "prom-client";
+import { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import type { TokenService } from "../common/auth/tokens.js";
+import { createInternalTransport } from "../common/clients.js";
+import type { ClockSource } from "../common/clock-source.js";
+import { createHealthRegistry } from "../common/health.js";
+import type { Logger } from "../common/logger.js";
+import { closeRedis, createQueueConnection, isRedisReady, type RedisClient } from "../common/redis.js";
+import { createServiceServer } from "../common/server.js";
+import { createCommandRunner, type CommandRunner } from "./command-runner.js";
+import type { BufferOptions } from "./config.js";
+import { createPlaybackStore } from "./playback-store.js";
+import { playbackRoutes, playbackServiceNames } from "./routes.js";
+import { createTrackEndTimer } from "./track-end.js";
+
+export interface PlaybackServerDeps {
+  redis: RedisClient;
+  tokens: TokenService;
+  clock: ClockSource;
+  logger: Logger;
+  metrics: Registry;
+  options: BufferOptions & {
+    host: string;
+    port: number;
+    shutdownGraceMs: number;
+    clockUrl: string;
+    redisUrl: string;
+    redisClusterNodes: ReadonlyArray<{ host: string; port: number }>;
+  };
+}
+
+/** The playback service: the timeline commands, the track-end timer, and its server. */
+export function createPlaybackServer(deps: PlaybackServerDeps) {
+  const { options: o, clock, logger, tokens } = deps;
+  const store = createPlaybackStore(deps.redis);
+  let run: CommandRunner | undefined;
+  const queueConnection = createQueueConnection({ url: o.redisUrl, clusterNodes: o.redisClusterNodes, name: "playback-queue" });
+  const trackEnd = createTrackEndTimer({
+    connection: queueConnection,
+    clock,
+    logger,
+    run: () => run!,
+  });
+  run = createCommandRunner({ store, clock, hooks: trackEnd.hooks, logger });
+  const clockTransport = createInternalTransport(o.clockUrl, { service: "playback", tokens, clock });
+  const server = createServiceServer({
+    host: o.host,
+    port: o.port,
+    logger,
+    metrics: deps.metrics,
+    shutdownGraceMs: o.shutdownGraceMs,
+    health: createHealthRegistry({ services: playbackServiceNames, probes: [() => isRedisReady(deps.redis)] }),
+    routes: playbackRoutes({
+      store,
+      run,
+      clockSamples: createClient(ClockSampleService, clockTransport),
+      clock,
+      buffer: o,
+      logger,
+      tokens,
+    }),
+  });
+  return {
+    async start(): Promise<number> {
+      const port = await server.start();
+      trackEnd.start();
+      return port;
+    },
+    async stop(): Promise<void> {
+      await server.stop();
+      await trackEnd.stop();
+      await closeRedis(queueConnection);
+    },
+  };
+}
