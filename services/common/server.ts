@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import { setMaxListeners } from "node:events";
 import * as net from "node:net";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
@@ -61,6 +62,8 @@ const HTTP2_PREFACE_START = "PRI";
 export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const log = opts.logger;
   const shutdown = new AbortController();
+  // Every call's context listens to the shutdown signal: thousands of streams are normal here.
+  setMaxListeners(0, shutdown.signal);
   const handler = connectNodeAdapter({
     routes: (router) => {
       opts.routes(router);

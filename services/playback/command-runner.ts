@@ -2,7 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { DomainError, failedPrecondition, notFound, permissionDenied } from "../common/errors.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
-import { playbackEventBytes, type PlaybackChange } from "./playback-events.js";
+import { PlaybackChange, playbackEventBytes } from "./playback-events.js";
 import type { PlaybackStore } from "./playback-store.js";
 import { effectiveAt, TimelineStateError, type Timeline } from "./timeline.js";
 
@@ -56,7 +56,8 @@ export function createCommandRunner(deps: { store: PlaybackStore; clock: ClockSo
         await hooks.committed(cmd.roomId, stored, next, nowMs).catch((err: unknown) => {
           deps.logger.warn({ err, roomId: cmd.roomId, version: next.version }, "playback hook failed");
         });
-        deps.logger.info({ roomId: cmd.roomId, version: next.version, change: cmd.change }, "playback changed");
+        const change = cmd.change === "started" ? "STARTED" : PlaybackChange[cmd.change];
+        deps.logger.info({ roomId: cmd.roomId, version: next.version, change }, "playback changed");
         return { next, nowMs };
       }
       if (status === "NOT_FOUND") throw notFound("room not found");

@@ -11,7 +11,15 @@ const QUEUE = "playback-end";
 interface EndJob {
   roomId: string;
   version: number;
+  /** When the track ends, by the server clock. */
+  endAtMs: number;
 }
+
+/**
+ * Jobs are due this much before the track's end, and the worker waits for the exact instant:
+ * BullMQ picks delayed jobs up late by tens of milliseconds, by design.
+ */
+const EARLY_MS = 250;
 
 const jobId = (roomId: string, version: number) => `${roomId}-v${version}`;
 
@@ -53,7 +61,11 @@ export function createTrackEndTimer(deps: {
       await queue.remove(jobId(roomId, previous.version));
       const end = endTime(next);
       if (end === undefined) return;
-      await queue.add("end", { roomId, version: next.version }, { jobId: jobId(roomId, next.version), delay: Math.max(0, end - nowMs) });
+      await queue.add(
+        "end",
+        { roomId, version: next.version, endAtMs: end },
+        { jobId: jobId(roomId, next.version), delay: Math.max(0, end - nowMs - EARLY_MS) },
+      );
     },
   };
 
@@ -64,10 +76,8 @@ export function createTrackEndTimer(deps: {
       worker = new Worker<EndJob>(
         QUEUE,
         async (job) => {
-          // A job may fire a little early by the server clock: wait for the exact end first.
-          const end = job.timestamp + (job.opts.delay ?? 0);
-          const early = end - Date.now();
-          if (early > 0) await new Promise((r) => setTimeout(r, early));
+          const wait = job.data.endAtMs - deps.clock.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           await endTrack(job.data);
         },
         { connection: deps.connection, prefix: playbackEndQueuePrefix, concurrency: 50 },

@@ -39,11 +39,15 @@ end
 local function start_grace(user) redis.call('ZADD', K.leaving, NOW + GRACE, user) end
 
 -- Adds a member (and publishes member_joined); the first member of an empty room is its DJ.
+-- Members joining within the same instant still get a strict order (later joins sort later).
 local function add_member(user, name, connected)
   if is_member(user) then return false end
   local was_empty = redis.call('ZCARD', K.memberOrder) == 0
+  local joined_at = NOW
+  local last = redis.call('ZRANGE', K.memberOrder, -1, -1, 'WITHSCORES')[2]
+  if last and tonumber(last) >= joined_at then joined_at = tonumber(last) + 0.001 end
   redis.call('HSET', K.members, user, name)
-  redis.call('ZADD', K.memberOrder, ARGV[2], user)
+  redis.call('ZADD', K.memberOrder, joined_at, user)
   redis.call('HSET', K.memberSessions, user, 0)
   if was_empty then
     set_room_ttl(nil)
@@ -51,7 +55,7 @@ local function add_member(user, name, connected)
   end
   local dj = redis.call('GET', K.currentDj)
   if not dj then redis.call('SET', K.currentDj, user) end
-  publish(EV_MEMBER_JOINED, pb_message(1, pb_string(1, user) .. pb_string(2, name) .. pb_double(3, NOW)
+  publish(EV_MEMBER_JOINED, pb_message(1, pb_string(1, user) .. pb_string(2, name) .. pb_double(3, joined_at)
     .. pb_bool(4, not dj) .. pb_bool(5, connected)))
   if not dj then dj_changed('', user, DJ_SUCCESSION) end
   return true
