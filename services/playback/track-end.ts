@@ -42,6 +42,8 @@ export function createTrackEndTimer(deps: {
     defaultJobOptions: { removeOnComplete: true, removeOnFail: 100, attempts: 5, backoff: { type: "exponential", delay: 200 } },
   });
   let worker: Worker<EndJob> | undefined;
+  // Redis outages are reported by the service's own connection; here they are only noise.
+  queue.on("error", (err) => deps.logger.debug({ err }, "track end queue error"));
 
   async function endTrack({ roomId, version }: EndJob): Promise<void> {
     await deps.run()({
@@ -82,7 +84,7 @@ export function createTrackEndTimer(deps: {
         },
         { connection: deps.connection, prefix: playbackEndQueuePrefix, concurrency: 50 },
       );
-      worker.on("error", (err) => deps.logger.warn({ err }, "track end worker error"));
+      worker.on("error", (err) => deps.logger.debug({ err }, "track end worker error"));
     },
     async stop(): Promise<void> {
       await worker?.close();

@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** True when a redis-server binary is on the PATH. */
 export function redisServerAvailable(): boolean {
@@ -51,15 +54,21 @@ async function waitForPing(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-/** Starts a private, throw-away redis-server (no persistence) on a free port. */
-export async function startRedisServer(): Promise<PrivateRedis> {
+/**
+ * Starts a private, throw-away redis-server on a free port. With `persist`, it keeps an
+ * append-only file in a temporary folder, so its data survives stop() and restart().
+ */
+export async function startRedisServer(opts: { persist?: boolean } = {}): Promise<PrivateRedis> {
   const port = await freePort();
+  const persistence = opts.persist
+    ? ["--dir", mkdtempSync(join(tmpdir(), "groovebox-redis-")), "--appendonly", "yes", "--appendfsync", "always"]
+    : ["--appendonly", "no"];
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const launch = async () => {
     child = spawn(
       "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"],
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--loglevel", "warning"],
       { stdio: "ignore" },
     );
     await waitForPing(port, 10_000);

@@ -1,0 +1,61 @@
+import { Code } from "@connectrpc/connect";
+import { guest, joinOnStream } from "./support/rooms-client.js";
+import { redisServerAvailable, startRedisServer, type PrivateRedis } from "./support/redis-server.js";
+import { startStack, type Stack } from "./support/stack.js";
+
+// Needs a Redis of its own to stop and start: runs where redis-server is installed.
+const describeWithRedisServer = redisServerAvailable() ? describe : describe.skip;
+
+describeWithRedisServer("when Redis goes away", () => {
+  let redis: PrivateRedis;
+  let stack: Stack;
+  beforeAll(async () => {
+    redis = await startRedisServer({ persist: true });
+    stack = await startStack({ redisUrl: redis.url });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await redis.stop();
+  });
+
+  it("answers UNAVAILABLE instead of hanging, keeps answering pings, and recovers by itself", async () => {
+    const gw = stack.gatewayUrls[0]!;
+    const [ada, bob] = await Promise.all([guest(gw, "Ada"), guest(gw, "Bob")]);
+    const room = (await ada.rooms.createRoom({}, ada.auth)).state!;
+    await bob.rooms.joinRoom({ roomCode: room.roomCode }, bob.auth);
+    const stream = await ada.connect();
+    await joinOnStream(stream, room.roomCode);
+
+    await redis.stop();
+    // A hang would end as DEADLINE_EXCEEDED after 5 s; the service answers UNAVAILABLE first.
+    const opts = { ...ada.auth, timeoutMs: 5000 };
+    await expect(ada.rooms.createRoom({}, opts)).rejects.toMatchObject({ code: Code.Unavailable });
+    await expect(ada.rooms.getRoomState({ roomId: room.roomId }, opts)).rejects.toMatchObject({ code: Code.Unavailable });
+    expect((await fetch(`${stack.roomsUrl}/healthz`)).status).toBe(503);
+    // The clock edge does not touch Redis: pongs keep coming.
+    await stream.send({ message: { case: "ping", value: { seq: 1n, clientSendTimeMs: Date.now() } } });
+    expect((await stream.next("pong")).message.value.seq).toBe(1n);
+
+    await redis.restart();
+    const back = await retryUntilOk(() => ada.rooms.createRoom({}, opts));
+    expect(back.state!.roomCode).toHaveLength(6);
+    expect((await fetch(`${stack.roomsUrl}/healthz`)).status).toBe(200);
+    // The gateway subscribed to the room again: events flow to the stream once more.
+    await retryUntilOk(() => ada.rooms.setDj({ roomId: room.roomId, userId: bob.userId }, opts));
+    expect((await stream.next("djChanged", 10_000)).message.value.currentDjId).toBe(bob.userId);
+    stream.cancel();
+  }, 40_000);
+});
+
+/** Calls `fn` until it succeeds (the service reconnects on its own schedule). */
+async function retryUntilOk<T>(fn: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
