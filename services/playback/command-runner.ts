@@ -6,8 +6,11 @@ import { PlaybackChange, playbackEventBytes } from "./playback-events.js";
 import type { PlaybackStore } from "./playback-store.js";
 import { effectiveAt, TimelineStateError, type Timeline } from "./timeline.js";
 
-/** Optimistic attempts before a command gives up under contention (ABORTED). */
-const MAX_ATTEMPTS = 8;
+/**
+ * Optimistic attempts before a command gives up under contention (ABORTED). Every round of
+ * racing commands lets at least one through, so N racers need at most N rounds.
+ */
+const MAX_ATTEMPTS = 64;
 
 /** Reacts to committed changes: the track-end timer, and the place for the 10 s sync scheduler. */
 export interface PlaybackHooks {
@@ -63,6 +66,8 @@ export function createCommandRunner(deps: { store: PlaybackStore; clock: ClockSo
       if (status === "NOT_FOUND") throw notFound("room not found");
       if (status === "NOT_DJ") throw permissionDenied("only the room's DJ may control playback");
       if (cmd.expectedVersion !== undefined) throw failedPrecondition("the timeline changed; read it again");
+      // Lost a race: back off a little, at random, so the racers do not collide again.
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(attempt + 1, 10)));
     }
     throw new DomainError(Code.Aborted, "too many concurrent playback changes; retry");
   };
