@@ -1,10 +1,11 @@
 import { Queue, Worker, type ConnectionOptions } from "bullmq";
 import { playbackEndQueuePrefix } from "../common/keys.js";
 import type { ClockSource } from "../common/clock-source.js";
+import { DomainError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import type { CommandRunner, PlaybackHooks } from "./command-runner.js";
 import { PlaybackChange } from "./playback-events.js";
-import { endTime, IDLE, type Timeline } from "./timeline.js";
+import { endTime, IDLE, TimelineStateError, type Timeline } from "./timeline.js";
 
 const QUEUE = "playback-end";
 
@@ -45,15 +46,21 @@ export function createTrackEndTimer(deps: {
   // Redis outages are reported by the service's own connection; here they are only noise.
   queue.on("error", (err) => deps.logger.debug({ err }, "track end queue error"));
 
-  async function endTrack({ roomId, version }: EndJob): Promise<void> {
+  async function endTrack({ roomId, version, endAtMs }: EndJob): Promise<void> {
     await deps.run()({
       roomId,
       djId: "",
       expectedVersion: version,
       change: PlaybackChange.ENDED,
-      transition: () => ({ ...IDLE }),
+      transition: (t, nowMs) => {
+        // The runner sees a track past its end as idle already; anything else did not end.
+        if (t.trackId !== "" || nowMs < endAtMs) throw new TimelineStateError("the track has not ended");
+        return { ...IDLE };
+      },
     }).catch((err: unknown) => {
-      // The timeline moved on (or the room is gone): nothing to end.
+      // The timeline moved on, or the room is gone: nothing to end. Anything else (Redis
+      // unavailable) fails the job, and BullMQ tries again.
+      if (!(err instanceof DomainError)) throw err;
       deps.logger.debug({ err, roomId, version }, "track end skipped");
     });
   }
@@ -79,15 +86,29 @@ export function createTrackEndTimer(deps: {
         QUEUE,
         async (job) => {
           const wait = job.data.endAtMs - deps.clock.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          if (wait > EARLY_MS * 4) {
+            // Far too early by this process's clock: come back nearer the end.
+            await queue.add("end", job.data, { jobId: `${job.id}-later`, delay: wait - EARLY_MS });
+            return;
+          }
+          // Timers may fire a fraction of a millisecond early: wait until the end has passed.
+          while (deps.clock.now() < job.data.endAtMs) {
+            await new Promise((r) => setTimeout(r, Math.ceil(job.data.endAtMs - deps.clock.now())));
+          }
           await endTrack(job.data);
         },
         { connection: deps.connection, prefix: playbackEndQueuePrefix, concurrency: 50 },
       );
       worker.on("error", (err) => deps.logger.debug({ err }, "track end worker error"));
     },
-    async stop(): Promise<void> {
-      await worker?.close();
+    /** Stops taking jobs; a job still waiting for its instant after `graceMs` is left to run again elsewhere. */
+    async stop(graceMs = 2000): Promise<void> {
+      if (worker) {
+        const closing = worker.close();
+        const timer = setTimeout(() => void worker?.close(true), graceMs);
+        await closing;
+        clearTimeout(timer);
+      }
       await queue.close();
     },
   };

@@ -1,0 +1,80 @@
+/**
+ * A local redis-server for development, tests and benchmarks: detect one, or start a private
+ * one on a given port. No Redis client library: a PING over a plain socket is enough.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { connect, createServer } from "node:net";
+
+/** True when a redis-server binary is on the PATH. */
+export function redisServerInstalled(): boolean {
+  return spawnSync("redis-server", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/** True when something at host:port answers PING like a Redis (or asks for a password). */
+export function redisAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => {
+      socket.destroy();
+      resolve(/^(\+PONG|-NOAUTH)/.test(data.toString()));
+    });
+    socket.once("error", () => resolve(false));
+    socket.once("close", () => resolve(false));
+  });
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LocalRedis {
+  port: number;
+  url: string;
+  process: ChildProcess;
+  /** SIGTERM, and wait for it to exit (with AOF on, it writes its data first). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts redis-server on 127.0.0.1:port and waits until it answers. With `dir`, data lives
+ * there in an append-only file (fsync every second); without, nothing is kept.
+ */
+export async function startLocalRedis(opts: { port: number; dir?: string; fsyncAlways?: boolean }): Promise<LocalRedis> {
+  const persistence = opts.dir
+    ? ["--dir", opts.dir, "--appendonly", "yes", "--appendfsync", opts.fsyncAlways ? "always" : "everysec"]
+    : ["--appendonly", "no"];
+  const child = spawn(
+    "redis-server",
+    ["--port", String(opts.port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--maxmemory-policy", "noeviction", "--loglevel", "warning"],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const deadline = Date.now() + 10_000;
+  while (!(await redisAnswers("127.0.0.1", opts.port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill();
+      throw new Error(`redis-server did not start on port ${opts.port}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port: opts.port,
+    url: `redis://127.0.0.1:${opts.port}`,
+    process: child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

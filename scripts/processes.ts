@@ -1,0 +1,46 @@
+/**
+ * Runs groovebox services as separate processes (npm start, benchmarks): start one from the
+ * built output, wait until it reports healthy, stop it with SIGTERM.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { resolve } from "node:path";
+
+export type ServiceName = "clock" | "rooms" | "playback" | "gateway";
+
+/** Node flags per service: the gateway holds many streams, and young-generation GC dominates there. */
+const NODE_FLAGS: Record<ServiceName, string[]> = {
+  clock: [],
+  rooms: [],
+  playback: [],
+  gateway: ["--max-semi-space-size=32"],
+};
+
+/** Starts `dist/services/<name>/main.js` with the given environment. */
+export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, stdio: StdioOptions = ["ignore", "inherit", "inherit"]): ChildProcess {
+  return spawn(process.execPath, [...NODE_FLAGS[name], resolve(`dist/services/${name}/main.js`)], { stdio, env });
+}
+
+/** Resolves true once GET /healthz on the port answers 200, false after `timeoutMs`. */
+export async function waitHealthy(port: number, timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+/** Resolves when the process has exited. */
+export function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", () => r()));
+}
+
+/** SIGTERM to each, then wait for all (they shut down gracefully). */
+export async function stopProcesses(children: ChildProcess[]): Promise<void> {
+  for (const child of children) child.kill("SIGTERM");
+  await Promise.all(children.map(exited));
+}
