@@ -41,6 +41,16 @@ export function createClockReporter(
   let queue: Operation[] = [];
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  // Failures are logged once per outage, not once per call.
+  let failing = false;
+  const failed = (err: unknown, what: string) => {
+    if (!failing) log.warn({ err }, `clock service call failed (${what}); dropping clock updates until it answers`);
+    failing = true;
+  };
+  const succeeded = () => {
+    if (failing) log.info("clock service answers again");
+    failing = false;
+  };
 
   function enqueue(op: Operation, urgent: boolean): void {
     if (op.kind === "sample" && queue.length >= opts.maxQueued) {
@@ -72,15 +82,13 @@ export function createClockReporter(
         let n = 0;
         while (n < queue.length && n < opts.maxBatch && queue[n]!.kind === "sample") n++;
         const samples = queue.splice(0, n).map((op) => (op as Extract<Operation, { kind: "sample" }>).sample);
-        await client.recordSamples({ samples }).catch((err: unknown) => {
+        await client.recordSamples({ samples }).then(succeeded, (err: unknown) => {
           events.onFailed?.(samples.length);
-          log.warn({ err, samples: samples.length }, "could not record clock samples");
+          failed(err, "samples");
         });
       } else {
         queue.shift();
-        await runControl(head).catch((err: unknown) => {
-          log.warn({ err, sessionId: head.sessionId }, `clock ${head.kind} update failed`);
-        });
+        await runControl(head).then(succeeded, (err: unknown) => failed(err, head.kind));
       }
     }
   }

@@ -1,0 +1,132 @@
+/**
+ * What every benchmark needs: the services running as separate processes on free ports
+ * (against a private redis-server when one is installed), their Prometheus metrics, guest
+ * tokens, percentiles, and a results file.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { AuthService } from "../gen/groovebox/auth/v1/auth_pb.js";
+import { freePort, redisServerInstalled, startLocalRedis, type LocalRedis } from "../scripts/local-redis.js";
+import { spawnService, stopProcesses, waitHealthy, type ServiceName } from "../scripts/processes.js";
+
+export interface BenchStack {
+  gateways: Array<{ url: string; port: number; pid: number }>;
+  stop(): Promise<void>;
+}
+
+/** Starts clock, rooms, playback and `gateways` gateways; `env` adds settings (e.g. limits). */
+export async function startBenchStack(opts: { gateways: number; env?: Record<string, string> }): Promise<BenchStack> {
+  const redis: LocalRedis | undefined = redisServerInstalled() ? await startLocalRedis({ port: await freePort() }) : undefined;
+  const [clockPort, roomsPort, playbackPort] = [await freePort(), await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: "production",
+    LOG_LEVEL: "warn",
+    JWT_SECRET: randomBytes(32).toString("hex"),
+    REDIS_URL: redis?.url ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    CLOCK_PORT: String(clockPort),
+    ROOMS_PORT: String(roomsPort),
+    PLAYBACK_PORT: String(playbackPort),
+    CLOCK_URL: `http://127.0.0.1:${clockPort}`,
+    ROOMS_URL: `http://127.0.0.1:${roomsPort}`,
+    PLAYBACK_URL: `http://127.0.0.1:${playbackPort}`,
+    ...opts.env,
+  };
+  const children: ChildProcess[] = [];
+  const start = async (name: ServiceName, port: number, extra: NodeJS.ProcessEnv = {}) => {
+    const child = spawnService(name, { ...env, ...extra });
+    children.push(child);
+    if (!(await waitHealthy(port))) throw new Error(`${name} did not start on port ${port}`);
+    return child;
+  };
+  await start("clock", clockPort);
+  await start("rooms", roomsPort);
+  await start("playback", playbackPort);
+  const gateways: BenchStack["gateways"] = [];
+  for (let i = 0; i < opts.gateways; i++) {
+    const port = await freePort();
+    const child = await start("gateway", port, { GATEWAY_PORT: String(port) });
+    gateways.push({ url: `http://127.0.0.1:${port}`, port, pid: child.pid! });
+  }
+  return {
+    gateways,
+    /** Gateways first (they flush to the others), then the rest, then Redis. */
+    async stop() {
+      for (const child of children.reverse()) await stopProcesses([child]);
+      await redis?.stop();
+    },
+  };
+}
+
+/** A process's metrics from GET /metrics, summed over label sets. */
+export async function scrapeMetrics(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m) values.set(m[1]!, (values.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  return values;
+}
+
+/** Logs in `count` guests through a gateway; returns their tokens. */
+export async function loginGuests(gatewayUrl: string, count: number): Promise<string[]> {
+  const auth = createClient(AuthService, createGrpcTransport({ baseUrl: gatewayUrl }));
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, (_, j) => auth.login({ displayName: `bench-${i + j}` })),
+    );
+    tokens.push(...batch.map((r) => r.token));
+  }
+  return tokens;
+}
+
+/** p-th percentile (0..100) of values, by nearest rank. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Summary of a latency sample in ms. */
+export function summarize(values: number[]) {
+  return {
+    count: values.length,
+    p50: round(percentile(values, 50)),
+    p99: round(percentile(values, 99)),
+    p999: round(percentile(values, 99.9)),
+    max: round(values.reduce((a, b) => Math.max(a, b), -Infinity)),
+  };
+}
+
+export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** The client's clock: sub-millisecond, monotonic. */
+export const now = () => performance.timeOrigin + performance.now();
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Writes `bench/results/<name>.json` and prints it. */
+export function writeResults(name: string, results: object): void {
+  const dir = resolve("bench/results");
+  mkdirSync(dir, { recursive: true });
+  const file = resolve(dir, `${name}.json`);
+  const body = JSON.stringify({ benchmark: name, at: new Date().toISOString(), ...results }, null, 2);
+  writeFileSync(file, body + "\n");
+  process.stdout.write(`${body}\nwritten to ${file}\n`);
+}
+
+/** Integer command-line options: --name=value, with defaults. */
+export function intArgs<T extends Record<string, number>>(defaults: T): T {
+  const out: Record<string, number> = { ...defaults };
+  for (const arg of process.argv.slice(2)) {
+    const m = /^--([\w-]+)=(\d+(?:\.\d+)?)$/.exec(arg);
+    if (m && m[1]! in out) out[m[1]!] = Number(m[2]);
+  }
+  return out as T;
+}

@@ -1,0 +1,176 @@
+/**
+ * npm run bench:ping -- [--streams=1000] [--rate=2] [--seconds=20] [--saturate-seconds=10] [--connections=0]
+ *
+ * N authenticated Connect streams ping a gateway that runs in its own process. By default each
+ * stream has its own HTTP/2 connection, like N devices; --connections=K multiplexes them over
+ * K connections instead (separates per-connection from per-stream cost). Measures:
+ *  - gateway memory per idle stream (RSS and heap deltas after the streams open),
+ *  - steady load at `rate` pings/s per stream: pong turnaround (t2 - t1, the gateway's own
+ *    stamps), client-seen RTT, gateway CPU per ping,
+ *  - saturation: every stream pings again as soon as its pong arrives: pings/s in total.
+ * Results go to bench/results/ping.json.
+ */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { GatewayService, type ClientMessageSchema } from "../gen/groovebox/gateway/v1/gateway_pb.js";
+import { intArgs, loginGuests, now, round, scrapeMetrics, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
+
+type ClientMessageInit = MessageInitShape<typeof ClientMessageSchema>;
+
+const opts = intArgs({ streams: 1000, rate: 2, seconds: 20, "saturate-seconds": 10, "streams-per-user": 10, connections: 0 });
+
+interface Recorder {
+  rtt: number[];
+  turnaround: number[];
+  pongs: number;
+}
+
+/** One device's stream: pings on demand, reports the previous pong like a real client. */
+class PingStream {
+  private readonly input = createWritableIterable<ClientMessageInit>();
+  private seq = 0n;
+  private prev: { seq: bigint; clientReceiveTimeMs: number } | undefined;
+  private readonly sent = new Map<bigint, number>();
+  recorder: Recorder | undefined;
+  onPong: (() => void) | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(transport: Transport, token: string) {
+    const client = createClient(GatewayService, transport);
+    const responses = client.connect(this.input, { headers: { authorization: `Bearer ${token}` } });
+    let markReady!: () => void;
+    this.ready = new Promise((r) => (markReady = r));
+    void (async () => {
+      for await (const msg of responses) {
+        if (msg.message.case === "hello") markReady();
+        if (msg.message.case !== "pong") continue;
+        const t3 = now();
+        const pong = msg.message.value;
+        const t0 = this.sent.get(pong.seq);
+        this.sent.delete(pong.seq);
+        this.prev = { seq: pong.seq, clientReceiveTimeMs: t3 };
+        if (this.recorder && t0 !== undefined) {
+          this.recorder.rtt.push(t3 - t0);
+          this.recorder.turnaround.push(pong.serverSendTimeMs - pong.serverReceiveTimeMs);
+          this.recorder.pongs++;
+        }
+        this.onPong?.();
+      }
+    })().catch(() => undefined);
+  }
+
+  ping(withPrev = true): void {
+    const seq = ++this.seq;
+    const t0 = now();
+    this.sent.set(seq, t0);
+    void this.input.write({ message: { case: "ping", value: { seq, clientSendTimeMs: t0, prev: withPrev ? this.prev : undefined } } });
+  }
+
+  close(): void {
+    this.input.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const stack = await startBenchStack({
+    gateways: 1,
+    // The benchmark drives streams harder than a device would: lift the per-stream ping limit.
+    env: { GATEWAY_MAX_PINGS_PER_SECOND: "100000", GATEWAY_PING_BURST: "100000", GATEWAY_MAX_STREAMS_PER_USER: String(opts["streams-per-user"]) },
+  });
+  const gw = stack.gateways[0]!;
+  try {
+    const tokens = await loginGuests(gw.url, Math.ceil(opts.streams / opts["streams-per-user"]));
+    await sleep(1000);
+    const before = await scrapeMetrics(gw.port);
+
+    // Idle streams: memory.
+    const shared = Array.from({ length: opts.connections }, () => createGrpcTransport({ baseUrl: gw.url }));
+    const transportFor = (i: number) => (shared.length > 0 ? shared[i % shared.length]! : createGrpcTransport({ baseUrl: gw.url }));
+    const streams = Array.from({ length: opts.streams }, (_, i) => new PingStream(transportFor(i), tokens[Math.floor(i / opts["streams-per-user"])]!));
+    await Promise.all(streams.map((s) => s.ready));
+    await sleep(3000);
+    const idle = await scrapeMetrics(gw.port);
+    const perStream = (metric: string) => round((idle.get(metric)! - before.get(metric)!) / opts.streams / 1024, 1);
+    const memory = {
+      rssKiBPerStream: perStream("process_resident_memory_bytes"),
+      heapUsedKiBPerStream: perStream("nodejs_heap_size_used_bytes"),
+      gatewayRssMiB: round(idle.get("process_resident_memory_bytes")! / 2 ** 20, 1),
+    };
+    process.stderr.write(`idle: ${JSON.stringify(memory)}\n`);
+
+    // Steady load: `rate` pings per second per stream, each reporting the previous pong.
+    const steady: Recorder = { rtt: [], turnaround: [], pongs: 0 };
+    const interval = 1000 / opts.rate;
+    const timers = streams.map((s) => {
+      const timer = setTimeout(() => {
+        s.ping();
+        timers[streams.indexOf(s)] = setInterval(() => s.ping(), interval);
+      }, Math.random() * interval);
+      return timer;
+    });
+    await sleep(2000); // warm-up, not recorded
+    for (const s of streams) s.recorder = steady;
+    const cpu0 = await scrapeMetrics(gw.port);
+    const t0 = now();
+    await sleep(opts.seconds * 1000);
+    for (const s of streams) s.recorder = undefined;
+    const elapsed = (now() - t0) / 1000;
+    const cpu1 = await scrapeMetrics(gw.port);
+    for (const t of timers) clearInterval(t);
+    const cpuSeconds = cpu1.get("process_cpu_seconds_total")! - cpu0.get("process_cpu_seconds_total")!;
+    const steadyResult = {
+      pingsPerSecond: round(steady.pongs / elapsed, 0),
+      turnaroundMs: summarize(steady.turnaround),
+      clientRttMs: summarize(steady.rtt),
+      gatewayCpuPercent: round((cpuSeconds / elapsed) * 100, 1),
+      gatewayCpuMicrosPerPing: round((cpuSeconds * 1e6) / steady.pongs, 1),
+    };
+    process.stderr.write(`steady: ${JSON.stringify(steadyResult)}\n`);
+    await sleep(1000);
+
+    // Saturation: every stream pings again as soon as its pong arrives.
+    const saturated: Recorder = { rtt: [], turnaround: [], pongs: 0 };
+    let running = true;
+    for (const s of streams) {
+      s.recorder = saturated;
+      s.onPong = () => running && s.ping(false);
+    }
+    const cpu2 = await scrapeMetrics(gw.port);
+    const t1 = now();
+    for (const s of streams) s.ping(false);
+    await sleep(opts["saturate-seconds"] * 1000);
+    running = false;
+    const satElapsed = (now() - t1) / 1000;
+    const cpu3 = await scrapeMetrics(gw.port);
+    const satCpu = cpu3.get("process_cpu_seconds_total")! - cpu2.get("process_cpu_seconds_total")!;
+    const saturation = {
+      pingsPerSecond: round(saturated.pongs / satElapsed, 0),
+      turnaroundMs: summarize(saturated.turnaround),
+      clientRttMs: summarize(saturated.rtt),
+      gatewayCpuPercent: round((satCpu / satElapsed) * 100, 1),
+      gatewayCpuMicrosPerPing: round((satCpu * 1e6) / saturated.pongs, 1),
+    };
+    for (const s of streams) s.close();
+
+    writeResults("ping", {
+      machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
+      options: opts,
+      note: "turnaround = t2 - t1 (the gateway's receive and send stamps); client RTT includes both processes' HTTP/2 and connect pipelines. Saturation pings carry no previous-pong report (pure edge capacity).",
+      idle: memory,
+      steady: steadyResult,
+      saturation,
+    });
+  } finally {
+    await stack.stop();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
+    process.exit(1);
+  },
+);
