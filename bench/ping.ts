@@ -154,7 +154,7 @@ async function main(): Promise<void> {
     };
     for (const s of streams) s.close();
 
-    writeResults("ping", {
+    writeResults(opts.connections > 0 ? `ping-${opts.connections}-connections` : "ping", {
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
       options: opts,
       note: "turnaround = t2 - t1 (the gateway's receive and send stamps); client RTT includes both processes' HTTP/2 and connect pipelines. Saturation pings carry no previous-pong report (pure edge capacity).",
