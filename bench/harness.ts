@@ -15,6 +15,8 @@ import { spawnService, stopProcesses, waitHealthy, type ServiceName } from "../s
 
 export interface BenchStack {
   gateways: Array<{ url: string; port: number; pid: number }>;
+  /** The Redis the services use. */
+  redisUrl: string;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startBenchStack(opts: { gateways: number; env?: Record<str
   }
   return {
     gateways,
+    redisUrl: env.REDIS_URL!,
     /** Gateways first (they flush to the others), then the rest, then Redis. */
     async stop() {
       for (const child of children.reverse()) await stopProcesses([child]);

@@ -97,7 +97,8 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   });
   h2.on("sessionError", (err) => log.debug({ err }, "http2 session error"));
 
-  const tcp = net.createServer((socket) => {
+  // No Nagle: pongs and events are small writes that must leave at once, not wait for an ACK.
+  const tcp = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => log.debug({ err }, "socket error"));
