@@ -18,7 +18,7 @@ import { RoomEventSchema, RoomService } from "../gen/groovebox/room/v1/room_pb.j
 import { LUA_ROOM_KEYS, roomScriptKeys } from "../services/common/keys.js";
 import { LuaScript } from "../services/common/redis.js";
 import { LUA_PUBLISH_ROOM_EVENT } from "../services/common/room-events.js";
-import type { Arrival, StreamAssignment } from "./fanout-client.js";
+import type { Arrival, StreamAssignment } from "./room-client.js";
 import { intArgs, loginGuests, round, scrapeMetrics, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
 
 const opts = intArgs({ rooms: 100, members: 100, rounds: 20, workers: 4, "streams-per-connection": 20, "round-interval-ms": 1000 });
@@ -63,10 +63,12 @@ async function main(): Promise<void> {
       }
     }
     process.stderr.write(`opening ${total} streams from ${opts.workers} client processes...\n`);
-    const script = fileURLToPath(new URL("./fanout-client.js", import.meta.url));
+    const script = fileURLToPath(new URL("./room-client.js", import.meta.url));
     for (let w = 0; w < opts.workers; w++) workers.push(fork(script, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
     const opened = await Promise.all(
-      workers.map((w, i) => ask(w, { kind: "open", streams: assignments[i], streamsPerConnection: opts["streams-per-connection"] }, "ready")),
+      workers.map((w, i) =>
+        ask(w, { kind: "open", streams: assignments[i], streamsPerConnection: opts["streams-per-connection"], pingEveryMs: 0 }, "ready"),
+      ),
     );
     const joined = opened.reduce((n, m) => n + (m.joined as number), 0);
     await sleep(2000);

@@ -137,6 +137,20 @@ export function enumSetting<T extends string>(env: string, fallback: T, values: 
   };
 }
 
+/** A switch: true/false, on/off, 1/0, yes/no. */
+export function booleanSetting(env: string, fallback: boolean): Setting<boolean> {
+  return {
+    env,
+    parse: (raw) =>
+      withDefault(raw, fallback, (s) => {
+        const v = s.toLowerCase();
+        if (["true", "on", "1", "yes"].includes(v)) return true;
+        if (["false", "off", "0", "no"].includes(v)) return false;
+        throw new Error("must be true or false");
+      }),
+  };
+}
+
 /** A comma-separated list of host:port pairs; empty when unset. */
 export function hostPortListSetting(env: string): Setting<Array<{ host: string; port: number }>> {
   return {

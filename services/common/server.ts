@@ -36,6 +36,11 @@ export interface ServiceServerOptions {
   keepaliveTimeoutMs?: number;
   /** How long stop() waits for open calls before closing their connections. */
   shutdownGraceMs: number;
+  /**
+   * Sees each new HTTP/2 stream first; a stream it takes (returns true) is its own, the rest
+   * go to connect-es. The gateway serves its hot streams this way.
+   */
+  takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 }
 
 export interface ServiceServer {
@@ -82,6 +87,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     },
     handler,
   );
+  if (opts.takeStream) interceptStreams(h2, opts.takeStream);
   const h1 = http.createServer({ keepAliveTimeout: 5000 }, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -128,6 +134,22 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       clearTimeout(grace);
     },
   };
+}
+
+/**
+ * Offers each new stream to `take` before the server's request handler sees it. Node's HTTP/2
+ * server turns every "stream" event into a request for its handler and has no way to keep
+ * one back, so the offer happens where the event is emitted, on this server only.
+ */
+function interceptStreams(
+  h2: http2.Http2Server,
+  take: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean,
+): void {
+  const emit = h2.emit.bind(h2);
+  h2.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event === "stream" && take(args[0] as http2.ServerHttp2Stream, args[1] as http2.IncomingHttpHeaders)) return true;
+    return emit(event, ...args);
+  }) as typeof h2.emit;
 }
 
 /** Hands a new connection to the HTTP/2 server when it opens with the HTTP/2 preface. */

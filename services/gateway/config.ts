@@ -1,4 +1,4 @@
-import { numberSetting, portSetting, urlSetting } from "../common/config.js";
+import { booleanSetting, numberSetting, portSetting, urlSetting } from "../common/config.js";
 
 /** The gateway's own settings (besides the common ones). */
 export const gatewaySettings = {
@@ -17,4 +17,6 @@ export const gatewaySettings = {
   sampleBatchMax: numberSetting("GATEWAY_SAMPLE_BATCH_MAX", 1000, { min: 1, integer: true }),
   /** How often the gateway renews its streams' room leases (the rooms service's lease is longer). */
   leaseRenewMs: numberSetting("GATEWAY_LEASE_RENEW_MS", 10_000, { min: 100, integer: true }),
+  /** gRPC clients' streams take the gateway's own lean path (grpc-streams.ts); off: all go through connect-es. */
+  grpcFastPath: booleanSetting("GATEWAY_GRPC_FAST_PATH", true),
 };

@@ -17,6 +17,8 @@ import { createClientMessageHandler } from "./client-messages.js";
 import { createClockReporter } from "./clock-reporter.js";
 import type { gatewaySettings } from "./config.js";
 import { createGatewayService } from "./gateway-service.js";
+import { createGrpcStreams } from "./grpc-streams.js";
+import { createStreamCore } from "./stream-core.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { createRoomHub } from "./room-hub.js";
 import { createRoomRequests, type RoomRequests } from "./room-requests.js";
@@ -72,9 +74,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     logger,
   });
   const roomRequests = requests;
-  const gateway = createGatewayService({
+  const core = createStreamCore({
     clock,
-    logger,
     metrics,
     rooms: roomRequests,
     limits: o,
@@ -87,6 +88,10 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       recordReport: (sessionId, report) => sampleClient.recordReport({ sessionId, report }),
     }),
   });
+  const grpcShutdown = new AbortController();
+  const takeStream = o.grpcFastPath
+    ? createGrpcStreams({ core, tokens, logger, maxMessageBytes: o.maxMessageBytes, shutdownSignal: grpcShutdown.signal })
+    : undefined;
 
   const server = createServiceServer({
     host: o.host,
@@ -95,10 +100,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     metrics: deps.metrics,
     shutdownGraceMs: o.shutdownGraceMs,
     readMaxBytes: o.maxMessageBytes,
+    takeStream,
     health: createHealthRegistry({ services: gatewayServiceNames, probes: [() => isRedisReady(subscriber)] }),
     routes: gatewayRoutes({
       tokens,
-      gateway,
+      gateway: createGatewayService({ core, logger }),
       clock: createClockService(clock),
       auth: createUnaryProxy(AuthService, createClient(AuthService, roomsTransport)),
       rooms: createUnaryProxy(RoomService, roomsClient),
@@ -117,6 +123,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     /** Ends every stream (their rooms are told), flushes clock samples, closes the subscriber. */
     async stop(): Promise<void> {
       clearInterval(renewal);
+      grpcShutdown.abort();
       await server.stop();
       await roomRequests.settle();
       await reporter.flush();

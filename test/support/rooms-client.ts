@@ -1,7 +1,7 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import { PlaybackService } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import { RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
-import { bearer, grpcTransport, login, TestStream } from "./stream-client.js";
+import { bearer, grpcTransport, login, TestStream, type Protocol } from "./stream-client.js";
 
 /** A logged-in guest with clients of the public services through one gateway. */
 export interface Guest {
@@ -11,8 +11,8 @@ export interface Guest {
   auth: ReturnType<typeof bearer>;
   rooms: Client<typeof RoomService>;
   playback: Client<typeof PlaybackService>;
-  /** Opens a Connect stream and waits for its hello. */
-  connect(): Promise<TestStream & { sessionId: string }>;
+  /** Opens a Connect stream (gRPC unless told otherwise) and waits for its hello. */
+  connect(protocol?: Protocol): Promise<TestStream & { sessionId: string }>;
 }
 
 export async function guest(gateway: string, name: string): Promise<Guest> {
@@ -25,8 +25,8 @@ export async function guest(gateway: string, name: string): Promise<Guest> {
     auth: bearer(token),
     rooms: createClient(RoomService, transport),
     playback: createClient(PlaybackService, transport),
-    async connect() {
-      const stream = TestStream.connect(gateway, token);
+    async connect(protocol: Protocol = "grpc") {
+      const stream = TestStream.connect(gateway, token, protocol);
       const hello = await stream.next("hello");
       return Object.assign(stream, { sessionId: hello.message.value.sessionId });
     },

@@ -137,6 +137,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         sampleBatchDelayMs: 5,
         sampleBatchMax: 1000,
         leaseRenewMs: 10_000,
+        grpcFastPath: true,
         ...opts.gateway,
       },
     });

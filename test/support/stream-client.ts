@@ -1,7 +1,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createWritableIterable } from "@connectrpc/connect/protocol";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../gen/groovebox/auth/v1/auth_pb.js";
 import {
   GatewayService,
@@ -15,6 +15,16 @@ export type ServerMessageOf<C extends Case> = ServerMessage & { message: Extract
 
 /** An HTTP/2 gRPC transport to a test server. */
 export const grpcTransport = (baseUrl: string): Transport => createGrpcTransport({ baseUrl });
+
+/** The protocols a client may use with the gateway. */
+export type Protocol = "grpc" | "connect" | "grpc-web";
+
+/** A transport of the given protocol: gRPC over HTTP/2, Connect over HTTP/2, gRPC-Web over HTTP/2. */
+export function transportFor(protocol: Protocol, baseUrl: string): Transport {
+  if (protocol === "connect") return createConnectTransport({ baseUrl, httpVersion: "2" });
+  if (protocol === "grpc-web") return createGrpcWebTransport({ baseUrl, httpVersion: "2" });
+  return createGrpcTransport({ baseUrl });
+}
 
 /** Logs a guest in through the gateway. */
 export async function login(baseUrl: string, displayName = "Tester"): Promise<{ token: string; userId: string }> {
@@ -54,15 +64,15 @@ export class TestStream {
     })();
   }
 
-  /** Opens GatewayService/Connect with a token. */
-  static connect(baseUrl: string, token: string, client?: Client<typeof GatewayService>): TestStream {
-    const c = client ?? createClient(GatewayService, grpcTransport(baseUrl));
+  /** Opens GatewayService/Connect with a token (gRPC unless told otherwise). */
+  static connect(baseUrl: string, token: string, protocol: Protocol = "grpc"): TestStream {
+    const c: Client<typeof GatewayService> = createClient(GatewayService, transportFor(protocol, baseUrl));
     return new TestStream((input, signal) => c.connect(input, { ...bearer(token), signal }));
   }
 
   /** Opens GatewayService/Subscribe for a room. */
-  static subscribe(baseUrl: string, token: string, roomId: string): TestStream {
-    const c = createClient(GatewayService, grpcTransport(baseUrl));
+  static subscribe(baseUrl: string, token: string, roomId: string, protocol: Protocol = "grpc"): TestStream {
+    const c = createClient(GatewayService, transportFor(protocol, baseUrl));
     return new TestStream((_input, signal) => c.subscribe({ roomId }, { ...bearer(token), signal }));
   }
 

@@ -1,0 +1,166 @@
+import type * as http2 from "node:http2";
+import { fromBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ClientMessageSchema, SubscribeRequestSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
+import { bearerToken } from "../common/auth/gate.js";
+import { InvalidTokenError, type TokenService } from "../common/auth/tokens.js";
+import { DomainError, toConnectError } from "../common/errors.js";
+import type { Logger } from "../common/logger.js";
+import { requireId } from "../common/validate.js";
+import { encodeGrpcMessage, FrameError, FrameReader, GRPC_CONTENT_TYPES, grpcTimeoutMs, serverMessageFrame, sharedServerMessageFrame } from "./grpc-wire.js";
+import type { StreamCore, StreamKind } from "./stream-core.js";
+import type { StreamSession } from "./stream-session.js";
+
+const PATHS: Record<string, StreamKind> = {
+  "/groovebox.gateway.v1.GatewayService/Connect": "connect",
+  "/groovebox.gateway.v1.GatewayService/Subscribe": "subscribe",
+};
+
+/**
+ * The gateway's own gRPC path for its two streams, straight on Node's HTTP/2 streams. Devices
+ * hold these streams all day, so per-stream memory and per-message CPU decide how many one
+ * gateway carries: connect-es runs every message through a chain of a dozen async iterators
+ * and keeps ~35 KiB per idle stream; this path frames and parses messages itself, writes each
+ * room event's bytes, encoded once, to every stream, and keeps a few KiB per stream. Only
+ * gRPC with binary protobuf takes this path; Connect and gRPC-Web (browsers, buf curl) go
+ * through connect-es as before, with the same stream core behind both.
+ */
+export function createGrpcStreams(deps: {
+  core: StreamCore;
+  tokens: TokenService;
+  logger: Logger;
+  maxMessageBytes: number;
+  /** Aborted on shutdown: every stream ends with UNAVAILABLE. */
+  shutdownSignal: AbortSignal;
+}) {
+  const { core, logger } = deps;
+  const live = new Set<StreamSession>();
+  deps.shutdownSignal.addEventListener("abort", () => {
+    for (const session of live) session.fail(new ConnectError("server is shutting down", Code.Unavailable));
+  });
+
+  /** Ends the call with a gRPC status (trailers, or a trailers-only response). */
+  function finish(stream: http2.ServerHttp2Stream, code: number, message: string): void {
+    if (stream.destroyed || stream.closed) return;
+    const status = { "grpc-status": String(code), ...(message ? { "grpc-message": encodeGrpcMessage(message) } : {}) };
+    if (!stream.headersSent) {
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto", ...status }, { endStream: true });
+      return;
+    }
+    stream.once("wantTrailers", () => stream.sendTrailers(status));
+    stream.end();
+  }
+
+  async function authenticate(headers: http2.IncomingHttpHeaders) {
+    const token = bearerToken(new Headers({ authorization: String(headers.authorization ?? "") }));
+    if (token === undefined) throw new ConnectError("missing bearer token (Authorization: Bearer <token> from Login)", Code.Unauthenticated);
+    const principal = await deps.tokens.verify(token).catch((err: unknown) => {
+      throw err instanceof InvalidTokenError ? new ConnectError(err.message, Code.Unauthenticated) : err;
+    });
+    if (principal.kind !== "user") throw new ConnectError("this method needs a user credential", Code.PermissionDenied);
+    return principal;
+  }
+
+  /** Writes the session's messages until it ends; pongs are stamped and encoded as they go. */
+  async function pump(session: StreamSession, stream: http2.ServerHttp2Stream): Promise<void> {
+    for (;;) {
+      const next = await session.nextOutbound();
+      if (next.done) return;
+      const msg = next.value;
+      core.departing(session, msg);
+      const frame = msg.message?.case === "pong" ? serverMessageFrame(msg) : sharedServerMessageFrame(msg);
+      if (!stream.write(frame)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            stream.off("drain", done);
+            stream.off("close", done);
+            resolve();
+          };
+          stream.on("drain", done);
+          stream.on("close", done);
+        });
+      }
+    }
+  }
+
+  /** Feeds the request body's messages to the session. */
+  function read(kind: StreamKind, session: StreamSession, stream: http2.ServerHttp2Stream): void {
+    const frames = new FrameReader(deps.maxMessageBytes);
+    let subscribed = false;
+    stream.on("data", (chunk: Buffer) => {
+      let payloads: Uint8Array[];
+      try {
+        payloads = frames.push(chunk);
+      } catch (err) {
+        const e = err as FrameError;
+        session.fail(new ConnectError(e.message, e.tooLarge ? Code.ResourceExhausted : Code.Unimplemented));
+        return;
+      }
+      for (const payload of payloads) {
+        const receivedAt = core.now();
+        try {
+          if (kind === "connect") {
+            core.receive(session, fromBinary(ClientMessageSchema, payload), receivedAt);
+          } else if (!subscribed) {
+            subscribed = true;
+            core.subscribe(session, requireId(fromBinary(SubscribeRequestSchema, payload).roomId, "room_id"));
+          }
+        } catch (err) {
+          session.fail(err instanceof DomainError ? err : new ConnectError(`malformed message: ${(err as Error).message}`, Code.InvalidArgument));
+          return;
+        }
+      }
+    });
+    stream.on("end", () => {
+      if (kind === "subscribe") {
+        if (!subscribed) session.fail(new ConnectError("Subscribe needs a request", Code.InvalidArgument));
+        return;
+      }
+      void session.settled().then(() => session.close());
+    });
+  }
+
+  async function serve(kind: StreamKind, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+    let opened: ReturnType<StreamCore["open"]> | undefined;
+    let reason = "closed";
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      if (headers["grpc-encoding"] !== undefined && headers["grpc-encoding"] !== "identity") {
+        throw new ConnectError(`grpc-encoding ${String(headers["grpc-encoding"])} is not supported`, Code.Unimplemented);
+      }
+      const user = await authenticate(headers);
+      opened = core.open(user, String(headers.authorization), kind);
+      const session = opened.session;
+      live.add(session);
+      stream.on("close", () => session.fail(new ConnectError("the client closed the stream", Code.Canceled)));
+      const timeout = grpcTimeoutMs(headers["grpc-timeout"] as string | undefined);
+      if (timeout !== undefined) {
+        deadline = setTimeout(() => session.fail(new ConnectError("the deadline passed", Code.DeadlineExceeded)), timeout);
+      }
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity" }, { waitForTrailers: true });
+      read(kind, session, stream);
+      await pump(session, stream);
+      finish(stream, 0, ""); // OK
+    } catch (err) {
+      const e = toConnectError(err, logger.child({ sessionId: opened?.session.id, roomId: opened?.session.roomId }));
+      reason = Code[e.code] ?? "unknown";
+      finish(stream, e.code, e.rawMessage);
+    } finally {
+      clearTimeout(deadline);
+      if (opened) {
+        live.delete(opened.session);
+        opened.close(reason);
+      }
+    }
+  }
+
+  /** Takes the stream when it is one of the gateway's gRPC streams; false leaves it to connect-es. */
+  return function takeStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean {
+    const kind = PATHS[String(headers[":path"])];
+    if (kind === undefined || headers[":method"] !== "POST" || !GRPC_CONTENT_TYPES.has(String(headers["content-type"]))) return false;
+    // A reset by the client shows up as an error on the stream; "close" handles the rest.
+    stream.on("error", (err) => logger.debug({ err }, "grpc stream error"));
+    void serve(kind, stream, headers);
+    return true;
+  };
+}

@@ -1,0 +1,82 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { ServerMessageSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
+import type { ServerMessageInit } from "./stream-session.js";
+
+/** The content types of the gRPC protocol with binary protobuf. */
+export const GRPC_CONTENT_TYPES: ReadonlySet<string> = new Set(["application/grpc", "application/grpc+proto"]);
+
+/** A gRPC message frame: flag 0 (uncompressed), 4-byte big-endian length, the bytes. */
+export function encodeFrame(bytes: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(5 + bytes.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(bytes.length, 1);
+  frame.set(bytes, 5);
+  return frame;
+}
+
+/** A server message as a frame. */
+export function serverMessageFrame(msg: ServerMessageInit): Buffer {
+  return encodeFrame(toBinary(ServerMessageSchema, create(ServerMessageSchema, msg)));
+}
+
+/**
+ * Frames of messages shared by many streams (room events) are encoded once: the first stream
+ * that sends one encodes it, the others reuse the bytes.
+ */
+const sharedFrames = new WeakMap<ServerMessageInit, Buffer>();
+
+export function sharedServerMessageFrame(msg: ServerMessageInit): Buffer {
+  let frame = sharedFrames.get(msg);
+  if (frame === undefined) {
+    frame = serverMessageFrame(msg);
+    sharedFrames.set(msg, frame);
+  }
+  return frame;
+}
+
+export class FrameError extends Error {
+  constructor(
+    message: string,
+    readonly tooLarge: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Splits a request body into gRPC frames as chunks arrive. Refuses compressed frames (the
+ * gateway offers identity only) and frames over `maxBytes` before buffering them.
+ */
+export class FrameReader {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** The complete frames' payloads so far; throws FrameError for a frame it will not take. */
+  push(chunk: Buffer): Uint8Array[] {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const frames: Uint8Array[] = [];
+    while (this.pending.length >= 5) {
+      if (this.pending[0] !== 0) throw new FrameError("compressed messages are not accepted (grpc-accept-encoding: identity)", false);
+      const length = this.pending.readUInt32BE(1);
+      if (length > this.maxBytes) throw new FrameError(`message of ${length} bytes is over the limit of ${this.maxBytes}`, true);
+      if (this.pending.length < 5 + length) break;
+      frames.push(this.pending.subarray(5, 5 + length));
+      this.pending = this.pending.subarray(5 + length);
+    }
+    return frames;
+  }
+}
+
+/** A grpc-timeout header ("5S", "100m", ...) in milliseconds; undefined when absent or malformed. */
+export function grpcTimeoutMs(header: string | undefined): number | undefined {
+  const m = header === undefined ? null : /^(\d{1,8})([HMSmun])$/.exec(header);
+  if (!m) return undefined;
+  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 }[m[2] as "H"];
+  return Number(m[1]) * unitMs;
+}
+
+/** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */
+export function encodeGrpcMessage(message: string): string {
+  return encodeURIComponent(message);
+}
