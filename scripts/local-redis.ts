@@ -49,14 +49,20 @@ export interface LocalRedis {
  * Starts redis-server on 127.0.0.1:port and waits until it answers. With `dir`, data lives
  * there in an append-only file (fsync every second); without, nothing is kept.
  */
-export async function startLocalRedis(opts: { port: number; dir?: string; fsyncAlways?: boolean }): Promise<LocalRedis> {
+export async function startLocalRedis(opts: {
+  port: number;
+  dir?: string;
+  fsyncAlways?: boolean;
+  /** Show redis-server's warnings on our stderr (npm start); tests and benchmarks keep it quiet. */
+  showLogs?: boolean;
+}): Promise<LocalRedis> {
   const persistence = opts.dir
     ? ["--dir", opts.dir, "--appendonly", "yes", "--appendfsync", opts.fsyncAlways ? "always" : "everysec"]
     : ["--appendonly", "no"];
   const child = spawn(
     "redis-server",
     ["--port", String(opts.port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--maxmemory-policy", "noeviction", "--loglevel", "warning"],
-    { stdio: ["ignore", "ignore", "inherit"] },
+    { stdio: ["ignore", "ignore", opts.showLogs ? "inherit" : "ignore"] },
   );
   const deadline = Date.now() + 10_000;
   while (!(await redisAnswers("127.0.0.1", opts.port))) {

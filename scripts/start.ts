@@ -36,7 +36,7 @@ async function ensureRedis(): Promise<LocalRedis | undefined> {
   mkdirSync(dir, { recursive: true });
   say(`no Redis at ${url.href}: starting a private redis-server on port ${port} (data in ${dir}, AOF on)`);
   try {
-    return await startLocalRedis({ port, dir });
+    return await startLocalRedis({ port, dir, showLogs: true });
   } catch (err) {
     say(String(err));
     process.exit(1);

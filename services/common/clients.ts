@@ -1,9 +1,15 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { serviceCredentialsInterceptor } from "./auth/service-credentials.js";
 import type { TokenService } from "./auth/tokens.js";
 import type { ClockSource } from "./clock-source.js";
+
+/** A transport to another service, and a way to close its connection (on shutdown). */
+export interface InternalTransport {
+  transport: Transport;
+  close(): void;
+}
 
 /**
  * A gRPC (HTTP/2) transport to another groovebox service. Calls without an Authorization
@@ -13,15 +19,21 @@ export function createInternalTransport(
   baseUrl: string,
   caller: { service: string; tokens: TokenService; clock: ClockSource },
   opts: { timeoutMs?: number } = {},
-): Transport {
-  return createGrpcTransport({
-    baseUrl,
-    interceptors: [serviceCredentialsInterceptor(caller.tokens, caller.service, caller.clock)],
-    defaultTimeoutMs: opts.timeoutMs ?? 5000,
+): InternalTransport {
+  const sessionManager = new Http2SessionManager(baseUrl, {
     pingIntervalMs: 15_000,
     pingTimeoutMs: 5000,
     idleConnectionTimeoutMs: 5 * 60_000,
   });
+  return {
+    transport: createGrpcTransport({
+      baseUrl,
+      sessionManager,
+      interceptors: [serviceCredentialsInterceptor(caller.tokens, caller.service, caller.clock)],
+      defaultTimeoutMs: opts.timeoutMs ?? 5000,
+    }),
+    close: () => sessionManager.abort(),
+  };
 }
 
 /** A client of `service` over `transport`. */

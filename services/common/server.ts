@@ -89,7 +89,23 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   );
   if (opts.takeStream) interceptStreams(h2, opts.takeStream);
   const h1 = http.createServer({ keepAliveTimeout: 5000 }, handler);
+  // The HTTP/1.1 server never listens itself (connections are handed to it), so Node does not
+  // track its connections and closeIdleConnections() would do nothing: track them here.
+  const h1Busy = new Set<net.Socket>();
+  let stopping = false;
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    h1Busy.add(socket);
+    res.once("close", () => {
+      h1Busy.delete(socket);
+      if (stopping) socket.end();
+    });
+  });
   const sockets = new Set<net.Socket>();
+  /** Connections that have not sent their first bytes yet (not handed to a server). */
+  const unrouted = new Set<net.Socket>();
+  /** Connections handed to the HTTP/2 server (they close gracefully with their session). */
+  const h2Sockets = new WeakSet<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
 
   h2.on("session", (session) => {
@@ -108,7 +124,11 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => log.debug({ err }, "socket error"));
-    routeByPreface(socket, h2, h1);
+    unrouted.add(socket);
+    routeByPreface(socket, h2, h1, (isHttp2) => {
+      unrouted.delete(socket);
+      if (isHttp2) h2Sockets.add(socket);
+    });
   });
 
   return {
@@ -125,8 +145,13 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       opts.health.markShuttingDown();
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
+      stopping = true;
       for (const session of sessions) session.close();
-      h1.closeIdleConnections();
+      // Connections that sent nothing yet, and HTTP/1.1 connections between requests, close
+      // now; HTTP/1.1 connections with a request in progress close when it is answered.
+      for (const socket of sockets) {
+        if (unrouted.has(socket) || (!h2Sockets.has(socket) && !h1Busy.has(socket))) socket.destroy();
+      }
       const grace = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, opts.shutdownGraceMs);
@@ -153,7 +178,7 @@ function interceptStreams(
 }
 
 /** Hands a new connection to the HTTP/2 server when it opens with the HTTP/2 preface. */
-function routeByPreface(socket: net.Socket, h2: http2.Http2Server, h1: http.Server): void {
+function routeByPreface(socket: net.Socket, h2: http2.Http2Server, h1: http.Server, routed: (isHttp2: boolean) => void): void {
   let head = Buffer.alloc(0);
   const onReadable = () => {
     let chunk: Buffer | null;
@@ -162,6 +187,7 @@ function routeByPreface(socket: net.Socket, h2: http2.Http2Server, h1: http.Serv
     socket.off("readable", onReadable);
     socket.unshift(head);
     const isHttp2 = head.subarray(0, HTTP2_PREFACE_START.length).toString("latin1") === HTTP2_PREFACE_START;
+    routed(isHttp2);
     (isHttp2 ? h2 : h1).emit("connection", socket);
   };
   socket.on("readable", onReadable);

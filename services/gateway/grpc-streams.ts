@@ -1,4 +1,4 @@
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ClientMessageSchema, SubscribeRequestSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
@@ -47,7 +47,12 @@ export function createGrpcStreams(deps: {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto", ...status }, { endStream: true });
       return;
     }
-    stream.once("wantTrailers", () => stream.sendTrailers(status));
+    stream.once("wantTrailers", () => {
+      stream.sendTrailers(status);
+      // The response is complete; a client still sending is told to stop without error
+      // (RST_STREAM NO_ERROR, RFC 9113 8.1), so the stream does not linger half-open.
+      if (!stream.readableEnded) setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    });
     stream.end();
   }
 

@@ -1,4 +1,4 @@
-import { createClient } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import { AuthService } from "../../gen/groovebox/auth/v1/auth_pb.js";
 import { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
@@ -43,9 +43,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const { options: o, tokens, clock, logger } = deps;
   const metrics = createGatewayMetrics(deps.metrics);
   const caller = { service: "gateway", tokens, clock };
-  const clockTransport = createInternalTransport(o.clockUrl, caller);
-  const roomsTransport = createInternalTransport(o.roomsUrl, caller);
-  const playbackTransport = createInternalTransport(o.playbackUrl, caller);
+  const internal = [o.clockUrl, o.roomsUrl, o.playbackUrl].map((url) => createInternalTransport(url, caller));
+  const [clockTransport, roomsTransport, playbackTransport] = internal.map((t) => t.transport) as [Transport, Transport, Transport];
   const sampleClient = createClient(ClockSampleService, clockTransport);
   const roomsClient = createClient(RoomService, roomsTransport);
   const playbackClient = createClient(PlaybackService, playbackTransport);
@@ -127,6 +126,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       await server.stop();
       await roomRequests.settle();
       await reporter.flush();
+      for (const t of internal) t.close();
       await closeRedis(subscriber);
     },
   };

@@ -54,7 +54,7 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
     routes: playbackRoutes({
       store,
       run,
-      clockSamples: createClient(ClockSampleService, clockTransport),
+      clockSamples: createClient(ClockSampleService, clockTransport.transport),
       clock,
       buffer: o,
       logger,
@@ -70,6 +70,7 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
     async stop(): Promise<void> {
       await server.stop();
       await trackEnd.stop();
+      clockTransport.close();
       await closeRedis(queueConnection);
     },
   };

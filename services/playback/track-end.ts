@@ -101,14 +101,13 @@ export function createTrackEndTimer(deps: {
       );
       worker.on("error", (err) => deps.logger.debug({ err }, "track end worker error"));
     },
-    /** Stops taking jobs; a job still waiting for its instant after `graceMs` is left to run again elsewhere. */
-    async stop(graceMs = 2000): Promise<void> {
-      if (worker) {
-        const closing = worker.close();
-        const timer = setTimeout(() => void worker?.close(true), graceMs);
-        await closing;
-        clearTimeout(timer);
-      }
+    /**
+     * Stops taking jobs without waiting for one in progress: end jobs are idempotent, and one
+     * cut short here is picked up again as a stalled job. (A graceful close can wait forever on
+     * a worker whose blocking connection is reconnecting.)
+     */
+    async stop(): Promise<void> {
+      await worker?.close(true);
       await queue.close();
     },
   };

@@ -77,7 +77,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
   });
   const clockUrl = `http://127.0.0.1:${await clockServer.start()}`;
-  toStop.push(() => clockServer.stop().then(() => closeRedis(clockRedis)));
+  toStop.push(() => clockServer.stop().finally(() => closeRedis(clockRedis)));
 
   const roomsRedis = testRedis("rooms", url);
   const rooms = createRoomsServer({
@@ -89,7 +89,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     options: { ...common, graceMs: 30_000, leaseMs: 30_000, emptyRoomTtlMs: 60_000, sweepIntervalMs: 60_000, ...opts.rooms },
   });
   const roomsUrl = `http://127.0.0.1:${await rooms.start()}`;
-  toStop.push(() => rooms.stop().then(() => closeRedis(roomsRedis)));
+  toStop.push(() => rooms.stop().finally(() => closeRedis(roomsRedis)));
 
   const playbackRedis = testRedis("playback", url);
   const playback = createPlaybackServer({
@@ -111,7 +111,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
   });
   const playbackUrl = `http://127.0.0.1:${await playback.start()}`;
-  toStop.push(() => playback.stop().then(() => closeRedis(playbackRedis)));
+  toStop.push(() => playback.stop().finally(() => closeRedis(playbackRedis)));
 
   const gatewayUrls: string[] = [];
   for (let i = 0; i < (opts.gateways ?? 1); i++) {
@@ -142,7 +142,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
     });
     gatewayUrls.push(`http://127.0.0.1:${await gateway.start()}`);
-    toStop.push(() => gateway.stop().then(() => closeRedis(redis)));
+    toStop.push(() => gateway.stop().finally(() => closeRedis(redis)));
   }
 
   return {
@@ -152,8 +152,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     roomsUrl,
     playbackUrl,
     rooms,
+    /** Stops every service (each even when another fails), gateways first; rethrows the first failure. */
     async stop() {
-      for (const stop of toStop.reverse()) await stop();
+      const failures: unknown[] = [];
+      for (const stop of toStop.reverse()) await stop().catch((err: unknown) => failures.push(err));
+      if (failures.length > 0) throw failures[0];
     },
   };
 }

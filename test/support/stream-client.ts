@@ -58,6 +58,8 @@ export class TestStream {
       } catch (err) {
         return ConnectError.from(err);
       } finally {
+        // Like a real client: once the server has ended the call, stop sending.
+        this.input.close();
         this.finished = true;
         this.wake();
       }
