@@ -1,12 +1,17 @@
 /**
- * npm run bench:fanout -- [--rooms=100] [--members=100] [--rounds=20] [--workers=4] [--streams-per-connection=20]
+ * npm run bench:fanout -- [--rooms=100] [--members=100] [--rounds=20] [--workers=2] [--streams-per-connection=20] [--burst=0]
  *
  * Two gateways, R rooms of M members (half of each room on each gateway), every member on a
  * Connect stream from one of several client processes. Each round publishes one event to every
- * room at once (through the same Redis script path the services use, so sequence numbers stay
- * whole); the clients record when each stream gets it. Reports publish-to-last-stream latency
- * per room and event (p50/p99/max), per-stream delivery latency, and the gateways' CPU and
- * memory. Times come from the system-wide monotonic clock. Results: bench/results/fanout.json.
+ * room (through the same Redis script path the services use, so sequence numbers stay whole):
+ * spread evenly over the round, as independent rooms' events are, or with --burst=1 all at
+ * the same instant (the worst case: every stream of both gateways gets a message at once). The
+ * clients record when each stream gets it. Reports publish-to-last-stream latency per room and
+ * event (p50/p99/max), per-stream delivery latency, the gateways' own fan-out time (event from
+ * Redis to its hand-off to the room's last local stream), CPU and memory. Times come from the
+ * system-wide monotonic clock. Clients share the machine's cores with the gateways: in burst
+ * mode the end-to-end numbers mostly measure the clients. Results: bench/results/fanout.json
+ * (fanout-burst.json with --burst=1).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -19,9 +24,20 @@ import { LUA_ROOM_KEYS, roomScriptKeys } from "../services/common/keys.js";
 import { LuaScript } from "../services/common/redis.js";
 import { LUA_PUBLISH_ROOM_EVENT } from "../services/common/room-events.js";
 import type { Arrival, StreamAssignment } from "./room-client.js";
-import { intArgs, loginGuests, round, scrapeMetrics, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
+import {
+  histogramQuantiles,
+  intArgs,
+  loginGuests,
+  round,
+  scrapeHistogram,
+  scrapeMetrics,
+  sleep,
+  startBenchStack,
+  summarize,
+  writeResults,
+} from "./harness.js";
 
-const opts = intArgs({ rooms: 100, members: 100, rounds: 20, workers: 4, "streams-per-connection": 20, "round-interval-ms": 1000 });
+const opts = intArgs({ rooms: 100, members: 100, rounds: 20, workers: 2, "streams-per-connection": 20, "round-interval-ms": 1000, burst: 0 });
 
 /** Publishes an event frame on a room's channel with the room's next sequence number. */
 const publishScript = new LuaScript(`${LUA_ROOM_KEYS}${LUA_PUBLISH_ROOM_EVENT}
@@ -73,12 +89,15 @@ async function main(): Promise<void> {
     const joined = opened.reduce((n, m) => n + (m.joined as number), 0);
     await sleep(2000);
     const before = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.port)));
+    const fanoutBefore = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.port, "gateway_room_event_fanout_seconds")));
 
     process.stderr.write(`${joined} streams joined; publishing ${opts.rounds} rounds...\n`);
     const published = new Map<string, number>(); // "room:round" -> monotonic µs
     for (let k = 1; k <= opts.rounds; k++) {
+      const roundStart = performance.now();
       await Promise.all(
         roomList.map(async ({ roomId }, r) => {
+          if (!opts.burst) await sleep(roundStart + (r * opts["round-interval-ms"]) / opts.rooms - performance.now());
           const frame = toBinary(
             RoomEventSchema,
             create(RoomEventSchema, { roomId, event: { case: "playbackSync", value: { roomId, version: BigInt(k), trackId: "bench" } } }),
@@ -87,10 +106,11 @@ async function main(): Promise<void> {
           await publishScript.run(redis, roomScriptKeys(roomId), [Buffer.from(frame)]);
         }),
       );
-      await sleep(opts["round-interval-ms"]);
+      await sleep(roundStart + opts["round-interval-ms"] - performance.now());
     }
     await sleep(2000);
     const after = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.port)));
+    const fanoutAfter = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.port, "gateway_room_event_fanout_seconds")));
     const reports = await Promise.all(workers.map((w) => ask(w, { kind: "report" }, "arrivals")));
 
     const perStream: number[] = [];
@@ -112,8 +132,10 @@ async function main(): Promise<void> {
       rssMiB: round(after[i]!.get("process_resident_memory_bytes")! / 2 ** 20, 1),
       heapUsedMiB: round(after[i]!.get("nodejs_heap_size_used_bytes")! / 2 ** 20, 1),
       streams: after[i]!.get("gateway_streams"),
+      // Inside the gateway: event from Redis to hand-off to the room's last local stream (bucket upper bounds, s).
+      fanoutSeconds: histogramQuantiles(fanoutBefore[i]!, fanoutAfter[i]!, [0.5, 0.99, 1]),
     }));
-    writeResults("fanout", {
+    writeResults(opts.burst ? "fanout-burst" : "fanout", {
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
       options: opts,
       streamsJoined: joined,

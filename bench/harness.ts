@@ -39,8 +39,10 @@ export async function startBenchStack(opts: { gateways: number; env?: Record<str
     ...opts.env,
   };
   const children: ChildProcess[] = [];
+  // BENCH_GATEWAY_NODE_FLAGS adds node flags to the gateways, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? "").split(" ").filter(Boolean);
   const start = async (name: ServiceName, port: number, extra: NodeJS.ProcessEnv = {}) => {
-    const child = spawnService(name, { ...env, ...extra });
+    const child = spawnService(name, { ...env, ...extra }, undefined, name === "gateway" ? gatewayFlags : []);
     children.push(child);
     if (!(await waitHealthy(port))) throw new Error(`${name} did not start on port ${port}`);
     return child;
@@ -74,6 +76,31 @@ export async function scrapeMetrics(port: number): Promise<Map<string, number>> 
     if (m) values.set(m[1]!, (values.get(m[1]!) ?? 0) + Number(m[2]));
   }
   return values;
+}
+
+/** The cumulative bucket counts of a Prometheus histogram (le -> count). */
+export async function scrapeHistogram(port: number, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  const re = new RegExp(`^${name}_bucket\\{.*le="([^"]+)".*\\}\\s+(\\S+)`);
+  for (const line of text.split("\n")) {
+    const m = re.exec(line);
+    if (m) buckets.set(m[1] === "+Inf" ? Infinity : Number(m[1]), Number(m[2]));
+  }
+  return buckets;
+}
+
+/**
+ * Quantiles (0..1) of what a histogram counted between two scrapes, by the upper bound of the
+ * bucket each falls in (so "p99 <= 0.02 s" reads directly).
+ */
+export function histogramQuantiles(before: Map<number, number>, after: Map<number, number>, qs: number[]) {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((le) => after.get(le)! - (before.get(le) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  return Object.fromEntries(
+    qs.map((q) => [`p${q * 100}`, total === 0 ? null : bounds[counts.findIndex((c) => c >= q * total)]!]),
+  );
 }
 
 /** Logs in `count` guests through a gateway; returns their tokens. */

@@ -1,7 +1,8 @@
 /**
  * npm run bench:ping -- [--streams=1000] [--rate=2] [--seconds=20] [--saturate-seconds=10] [--connections=0]
  *
- * N authenticated Connect streams ping a gateway that runs in its own process. By default each
+ * N authenticated Connect streams (over gRPC, from a lean HTTP/2 client so that the client
+ * side costs little) ping a gateway that runs in its own process. By default each
  * stream has its own HTTP/2 connection, like N devices; --connections=K multiplexes them over
  * K connections instead (separates per-connection from per-stream cost). Measures:
  *  - gateway memory per idle stream (RSS and heap deltas after the streams open),
@@ -10,14 +11,9 @@
  *  - saturation: every stream pings again as soon as its pong arrives: pings/s in total.
  * Results go to bench/results/ping.json.
  */
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { createClient, type Transport } from "@connectrpc/connect";
-import { createWritableIterable } from "@connectrpc/connect/protocol";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { GatewayService, type ClientMessageSchema } from "../gen/groovebox/gateway/v1/gateway_pb.js";
+import type { ClientHttp2Session } from "node:http2";
 import { intArgs, loginGuests, now, round, scrapeMetrics, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
-
-type ClientMessageInit = MessageInitShape<typeof ClientMessageSchema>;
+import { LeanStream, leanConnection } from "./lean-client.js";
 
 const opts = intArgs({ streams: 1000, rate: 2, seconds: 20, "saturate-seconds": 10, "streams-per-user": 10, connections: 0 });
 
@@ -29,7 +25,7 @@ interface Recorder {
 
 /** One device's stream: pings on demand, reports the previous pong like a real client. */
 class PingStream {
-  private readonly input = createWritableIterable<ClientMessageInit>();
+  private readonly stream: LeanStream;
   private seq = 0n;
   private prev: { seq: bigint; clientReceiveTimeMs: number } | undefined;
   private readonly sent = new Map<bigint, number>();
@@ -37,39 +33,35 @@ class PingStream {
   onPong: (() => void) | undefined;
   readonly ready: Promise<void>;
 
-  constructor(transport: Transport, token: string) {
-    const client = createClient(GatewayService, transport);
-    const responses = client.connect(this.input, { headers: { authorization: `Bearer ${token}` } });
+  constructor(connection: ClientHttp2Session, token: string) {
     let markReady!: () => void;
     this.ready = new Promise((r) => (markReady = r));
-    void (async () => {
-      for await (const msg of responses) {
-        if (msg.message.case === "hello") markReady();
-        if (msg.message.case !== "pong") continue;
-        const t3 = now();
-        const pong = msg.message.value;
-        const t0 = this.sent.get(pong.seq);
-        this.sent.delete(pong.seq);
-        this.prev = { seq: pong.seq, clientReceiveTimeMs: t3 };
-        if (this.recorder && t0 !== undefined) {
-          this.recorder.rtt.push(t3 - t0);
-          this.recorder.turnaround.push(pong.serverSendTimeMs - pong.serverReceiveTimeMs);
-          this.recorder.pongs++;
-        }
-        this.onPong?.();
+    this.stream = new LeanStream(connection, "Connect", token, (msg) => {
+      if (msg.message.case === "hello") markReady();
+      if (msg.message.case !== "pong") return;
+      const t3 = now();
+      const pong = msg.message.value;
+      const t0 = this.sent.get(pong.seq);
+      this.sent.delete(pong.seq);
+      this.prev = { seq: pong.seq, clientReceiveTimeMs: t3 };
+      if (this.recorder && t0 !== undefined) {
+        this.recorder.rtt.push(t3 - t0);
+        this.recorder.turnaround.push(pong.serverSendTimeMs - pong.serverReceiveTimeMs);
+        this.recorder.pongs++;
       }
-    })().catch(() => undefined);
+      this.onPong?.();
+    });
   }
 
   ping(withPrev = true): void {
     const seq = ++this.seq;
     const t0 = now();
     this.sent.set(seq, t0);
-    void this.input.write({ message: { case: "ping", value: { seq, clientSendTimeMs: t0, prev: withPrev ? this.prev : undefined } } });
+    this.stream.send({ message: { case: "ping", value: { seq, clientSendTimeMs: t0, prev: withPrev ? this.prev : undefined } } });
   }
 
   close(): void {
-    this.input.close();
+    this.stream.close();
   }
 }
 
@@ -86,9 +78,9 @@ async function main(): Promise<void> {
     const before = await scrapeMetrics(gw.port);
 
     // Idle streams: memory.
-    const shared = Array.from({ length: opts.connections }, () => createGrpcTransport({ baseUrl: gw.url }));
-    const transportFor = (i: number) => (shared.length > 0 ? shared[i % shared.length]! : createGrpcTransport({ baseUrl: gw.url }));
-    const streams = Array.from({ length: opts.streams }, (_, i) => new PingStream(transportFor(i), tokens[Math.floor(i / opts["streams-per-user"])]!));
+    const shared = Array.from({ length: opts.connections }, () => leanConnection(gw.url));
+    const connectionFor = (i: number) => (shared.length > 0 ? shared[i % shared.length]! : leanConnection(gw.url));
+    const streams = Array.from({ length: opts.streams }, (_, i) => new PingStream(connectionFor(i), tokens[Math.floor(i / opts["streams-per-user"])]!));
     await Promise.all(streams.map((s) => s.ready));
     await sleep(3000);
     const idle = await scrapeMetrics(gw.port);

@@ -15,9 +15,14 @@ const NODE_FLAGS: Record<ServiceName, string[]> = {
   gateway: ["--max-semi-space-size=32"],
 };
 
-/** Starts `dist/services/<name>/main.js` with the given environment. */
-export function spawnService(name: ServiceName, env: NodeJS.ProcessEnv, stdio: StdioOptions = ["ignore", "inherit", "inherit"]): ChildProcess {
-  return spawn(process.execPath, [...NODE_FLAGS[name], resolve(`dist/services/${name}/main.js`)], { stdio, env });
+/** Starts `dist/services/<name>/main.js` with the given environment (and extra node flags). */
+export function spawnService(
+  name: ServiceName,
+  env: NodeJS.ProcessEnv,
+  stdio: StdioOptions = ["ignore", "inherit", "inherit"],
+  extraFlags: string[] = [],
+): ChildProcess {
+  return spawn(process.execPath, [...NODE_FLAGS[name], ...extraFlags, resolve(`dist/services/${name}/main.js`)], { stdio, env });
 }
 
 /** Resolves true once GET /healthz on the port answers 200, false after `timeoutMs`. */

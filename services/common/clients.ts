@@ -31,6 +31,7 @@ export function createInternalTransport(
       sessionManager,
       interceptors: [serviceCredentialsInterceptor(caller.tokens, caller.service, caller.clock)],
       defaultTimeoutMs: opts.timeoutMs ?? 5000,
+      acceptCompression: [], // loopback or datacenter links: compression only costs CPU
     }),
     close: () => sessionManager.abort(),
   };

@@ -77,6 +77,8 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     shutdownSignal: shutdown.signal,
     interceptors: [createServerInterceptor(log), ...(opts.interceptors ?? [])],
     readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
+    // Messages are small and mostly on fast links: compressing them costs more CPU than it saves.
+    acceptCompression: [],
     fallback: (req, res) => serveHttpEndpoints(req, res, opts),
   });
 

@@ -10,6 +10,9 @@ type Operation =
   | { kind: "room"; sessionId: string; roomId: string; previousRoomId: string }
   | { kind: "end"; sessionId: string; roomId: string };
 
+/** Room changes and session ends sent at once, at most. */
+const MAX_PARALLEL_CONTROL = 64;
+
 export interface ClockReporterOptions {
   /** How long a sample may wait for others to share its call. */
   batchDelayMs: number;
@@ -26,9 +29,9 @@ export interface ClockReporterEvents {
 
 /**
  * Hands the gateway's clock work to the clock service in the background: full samples
- * (batched into RecordSamples calls), room changes and session ends, strictly in the order
- * they happened, one call at a time. Order matters: a session's end must not be overtaken by
- * its last samples, or they would write its keys again. Nothing here is ever awaited by a
+ * (batched into RecordSamples calls), room changes and session ends, in the order they
+ * happened. Order matters: a session's end must not be overtaken by its last samples, or they
+ * would write its keys again. Nothing here is ever awaited by a
  * stream: pongs never wait on the clock service. When the clock service is down, samples
  * are dropped (the next ones replace them).
  */
@@ -87,8 +90,17 @@ export function createClockReporter(
           failed(err, "samples");
         });
       } else {
-        queue.shift();
-        await runControl(head).then(succeeded, (err: unknown) => failed(err, head.kind));
+        // A run of room changes and session ends (many streams joining at once): those of
+        // different sessions go out together; a session's own updates stay in order.
+        const run: Array<Exclude<Operation, { kind: "sample" }>> = [];
+        const sessions = new Set<string>();
+        for (const op of queue) {
+          if (op.kind === "sample" || sessions.has(op.sessionId) || run.length === MAX_PARALLEL_CONTROL) break;
+          sessions.add(op.sessionId);
+          run.push(op);
+        }
+        queue.splice(0, run.length);
+        await Promise.all(run.map((op) => runControl(op).then(succeeded, (err: unknown) => failed(err, op.kind))));
       }
     }
   }

@@ -14,6 +14,12 @@ export function createGatewayMetrics(registry: Registry) {
     }),
     samplesDropped: new Counter({ name: "gateway_clock_samples_dropped_total", help: "Clock samples not delivered to the clock service", registers: [registry] }),
     streamsEnded: new Counter({ name: "gateway_streams_ended_total", help: "Streams ended, by reason", labelNames: ["reason"], registers: [registry] }),
+    fanout: new Histogram({
+      name: "gateway_room_event_fanout_seconds",
+      help: "Time from a room event's arrival from Redis to its hand-off to the last local stream of the room",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
     roomEvents: new Counter({ name: "gateway_room_events_total", help: "Room events received from Redis", registers: [registry] }),
     roomsSubscribed: new Gauge({ name: "gateway_rooms_subscribed", help: "Rooms whose channel this gateway subscribes to", registers: [registry] }),
   };

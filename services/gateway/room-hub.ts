@@ -14,6 +14,8 @@ const RECENT_EVENTS = 64;
 
 interface RoomEventMessage {
   message: ServerMessageInit & { seq: bigint };
+  /** When the event came from Redis (performance.now(), ms): fan-out time is measured from here. */
+  receivedAt: number;
   /** Set for member_left: whose streams leave the room with it. */
   gone?: { userId: string; reason: LeaveReason };
 }
@@ -60,7 +62,7 @@ export function createRoomHub(deps: {
       const { seq, body } = decodeRoomEventFrame(frame);
       const event = fromBinary(RoomEventSchema, body).event;
       if (event.case === undefined) return;
-      message = { message: { seq, message: event } as RoomEventMessage["message"] };
+      message = { message: { seq, message: event } as RoomEventMessage["message"], receivedAt: performance.now() };
       if (event.case === "memberLeft") message.gone = { userId: event.value.userId, reason: event.value.reason };
     } catch (err) {
       log.warn({ err, roomId: room.roomId }, "undecodable room event dropped");
@@ -98,8 +100,12 @@ export function createRoomHub(deps: {
     const step = () => {
       const end = Math.min(i + FANOUT_CHUNK, targets.length);
       for (; i < end; i++) deliver(targets[i]!, room, event);
-      if (i < targets.length) setImmediate(step);
-      else drain(room);
+      if (i < targets.length) {
+        setImmediate(step);
+        return;
+      }
+      deps.metrics.fanout.observe((performance.now() - event.receivedAt) / 1000);
+      drain(room);
     };
     step();
   }
