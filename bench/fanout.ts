@@ -13,22 +13,17 @@
  * mode the end-to-end numbers mostly measure the clients. Results: bench/results/fanout.json
  * (fanout-burst.json with --burst=1).
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
-import { RoomEventSchema, RoomService } from "../gen/groovebox/room/v1/room_pb.js";
+import { RoomEventSchema } from "../gen/groovebox/room/v1/room_pb.js";
 import { LUA_ROOM_KEYS, roomScriptKeys } from "../services/common/keys.js";
 import { LuaScript } from "../services/common/redis.js";
 import { LUA_PUBLISH_ROOM_EVENT } from "../services/common/room-events.js";
-import type { Arrival, StreamAssignment } from "./room-client.js";
 import {
   histogramQuantiles,
   intArgs,
-  loginGuests,
   round,
+  runBench,
   scrapeHistogram,
   scrapeMetrics,
   sleep,
@@ -36,6 +31,7 @@ import {
   summarize,
   writeResults,
 } from "./harness.js";
+import { setUpRooms, type RoomBench } from "./room-bench.js";
 
 const opts = intArgs({ rooms: 100, members: 100, rounds: 20, workers: 2, "streams-per-connection": 20, "round-interval-ms": 1000, burst: 0 });
 
@@ -46,47 +42,23 @@ return publish_room_event(K.seq, K.events, ARGV[1])
 
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
-function ask(worker: ChildProcess, message: object, expect: string): Promise<{ kind: string; [k: string]: unknown }> {
-  return new Promise((resolve, reject) => {
-    worker.once("message", (m: { kind: string; error?: string }) => (m.kind === expect ? resolve(m) : reject(new Error(m.error ?? m.kind))));
-    worker.send(message);
-  });
-}
-
 async function main(): Promise<void> {
-  const total = opts.rooms * opts.members;
   const stack = await startBenchStack({
     gateways: 2,
     env: { GATEWAY_MAX_STREAMS_PER_USER: "1000", ROOMS_SESSION_LEASE_MS: "600000", GATEWAY_LEASE_RENEW_MS: "200000" },
   });
-  const workers: ChildProcess[] = [];
   const redis = new Redis(stack.redisUrl);
+  let bench: RoomBench | undefined;
   try {
-    const [gw0, gw1] = stack.gateways as [(typeof stack.gateways)[0], (typeof stack.gateways)[0]];
-    process.stderr.write(`logging in ${total} members...\n`);
-    const tokens = await loginGuests(gw0.url, total);
-    const rooms = createClient(RoomService, createGrpcTransport({ baseUrl: gw0.url }));
-    const roomList: Array<{ roomId: string; roomCode: string }> = [];
-    for (let r = 0; r < opts.rooms; r++) {
-      const { state } = await rooms.createRoom({}, { headers: { authorization: `Bearer ${tokens[r * opts.members]}` } });
-      roomList.push({ roomId: state!.roomId, roomCode: state!.roomCode });
-    }
-    const assignments: StreamAssignment[][] = Array.from({ length: opts.workers }, () => []);
-    for (let r = 0; r < opts.rooms; r++) {
-      for (let m = 0; m < opts.members; m++) {
-        const i = r * opts.members + m;
-        assignments[i % opts.workers]!.push({ gatewayUrl: (m % 2 === 0 ? gw0 : gw1).url, token: tokens[i]!, roomCode: roomList[r]!.roomCode, room: r });
-      }
-    }
-    process.stderr.write(`opening ${total} streams from ${opts.workers} client processes...\n`);
-    const script = fileURLToPath(new URL("./room-client.js", import.meta.url));
-    for (let w = 0; w < opts.workers; w++) workers.push(fork(script, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-    const opened = await Promise.all(
-      workers.map((w, i) =>
-        ask(w, { kind: "open", streams: assignments[i], streamsPerConnection: opts["streams-per-connection"], pingEveryMs: 0 }, "ready"),
-      ),
-    );
-    const joined = opened.reduce((n, m) => n + (m.joined as number), 0);
+    bench = await setUpRooms(stack, {
+      rooms: opts.rooms,
+      members: opts.members,
+      workers: opts.workers,
+      streamsPerConnection: opts["streams-per-connection"],
+      pingEveryMs: 0,
+    });
+    const roomList = bench.rooms;
+    const joined = bench.ready.reduce((n, r) => n + r.joined, 0);
     await sleep(2000);
     const before = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.port)));
     const fanoutBefore = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.port, "gateway_room_event_fanout_seconds")));
@@ -111,19 +83,17 @@ async function main(): Promise<void> {
     await sleep(2000);
     const after = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.port)));
     const fanoutAfter = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.port, "gateway_room_event_fanout_seconds")));
-    const reports = await Promise.all(workers.map((w) => ask(w, { kind: "report" }, "arrivals")));
+    const arrivals = await bench.arrivals();
 
     const perStream: number[] = [];
     const lastPerRoomRound = new Map<string, number>();
     const counts = new Map<string, number>();
-    for (const report of reports) {
-      for (const [room, k, at] of report.arrivals as Arrival[]) {
-        const key = `${room}:${k}`;
-        const latencyMs = (at - published.get(key)!) / 1000;
-        perStream.push(latencyMs);
-        lastPerRoomRound.set(key, Math.max(lastPerRoomRound.get(key) ?? 0, latencyMs));
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
+    for (const [room, k, at] of arrivals) {
+      const key = `${room}:${k}`;
+      const latencyMs = (at - published.get(key)!) / 1000;
+      perStream.push(latencyMs);
+      lastPerRoomRound.set(key, Math.max(lastPerRoomRound.get(key) ?? 0, latencyMs));
+      counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     const complete = [...counts.values()].filter((n) => n === opts.members).length;
     const elapsed = (opts.rounds * opts["round-interval-ms"] + 2000) / 1000;
@@ -145,16 +115,10 @@ async function main(): Promise<void> {
       gateways,
     });
   } finally {
-    for (const w of workers) w.kill();
+    bench?.close();
     redis.disconnect();
     await stack.stop();
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -139,7 +139,7 @@ export const round = (x: number, digits = 3) => Math.round(x * 10 ** digits) / 1
 /** The client's clock: sub-millisecond, monotonic. */
 export const now = () => performance.timeOrigin + performance.now();
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Writes `bench/results/<name>.json` and prints it. */
 export function writeResults(name: string, results: object): void {
@@ -149,6 +149,17 @@ export function writeResults(name: string, results: object): void {
   const body = JSON.stringify({ benchmark: name, at: new Date().toISOString(), ...results }, null, 2);
   writeFileSync(file, body + "\n");
   process.stdout.write(`${body}\nwritten to ${file}\n`);
+}
+
+/** Runs a benchmark's main: exits 0 when it is done, 1 (with the error) when it fails. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
+      process.exit(1);
+    },
+  );
 }
 
 /** Integer command-line options: --name=value, with defaults. */

@@ -12,7 +12,7 @@
  * Results go to bench/results/ping.json.
  */
 import type { ClientHttp2Session } from "node:http2";
-import { intArgs, loginGuests, now, round, scrapeMetrics, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
+import { intArgs, loginGuests, now, round, runBench, scrapeMetrics, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
 import { LeanStream, leanConnection } from "./lean-client.js";
 
 const opts = intArgs({ streams: 1000, rate: 2, seconds: 20, "saturate-seconds": 10, "streams-per-user": 10, connections: 0 });
@@ -65,6 +65,24 @@ class PingStream {
   }
 }
 
+/** Records the streams' pongs while `load` runs, with the gateway's CPU over the same time. */
+async function measure(gatewayPort: number, streams: PingStream[], recorder: Recorder, load: () => Promise<void>) {
+  for (const s of streams) s.recorder = recorder;
+  const cpuBefore = (await scrapeMetrics(gatewayPort)).get("process_cpu_seconds_total")!;
+  const start = now();
+  await load();
+  for (const s of streams) s.recorder = undefined;
+  const seconds = (now() - start) / 1000;
+  const cpu = (await scrapeMetrics(gatewayPort)).get("process_cpu_seconds_total")! - cpuBefore;
+  return {
+    pingsPerSecond: round(recorder.pongs / seconds, 0),
+    turnaroundMs: summarize(recorder.turnaround),
+    clientRttMs: summarize(recorder.rtt),
+    gatewayCpuPercent: round((cpu / seconds) * 100, 1),
+    gatewayCpuMicrosPerPing: round((cpu * 1e6) / recorder.pongs, 1),
+  };
+}
+
 async function main(): Promise<void> {
   const stack = await startBenchStack({
     gateways: 1,
@@ -103,53 +121,26 @@ async function main(): Promise<void> {
       return timer;
     });
     await sleep(2000); // warm-up, not recorded
-    for (const s of streams) s.recorder = steady;
-    const cpu0 = await scrapeMetrics(gw.port);
-    const t0 = now();
-    await sleep(opts.seconds * 1000);
-    for (const s of streams) s.recorder = undefined;
-    const elapsed = (now() - t0) / 1000;
-    const cpu1 = await scrapeMetrics(gw.port);
+    const steadyResult = await measure(gw.port, streams, steady, () => sleep(opts.seconds * 1000));
     for (const t of timers) clearInterval(t);
-    const cpuSeconds = cpu1.get("process_cpu_seconds_total")! - cpu0.get("process_cpu_seconds_total")!;
-    const steadyResult = {
-      pingsPerSecond: round(steady.pongs / elapsed, 0),
-      turnaroundMs: summarize(steady.turnaround),
-      clientRttMs: summarize(steady.rtt),
-      gatewayCpuPercent: round((cpuSeconds / elapsed) * 100, 1),
-      gatewayCpuMicrosPerPing: round((cpuSeconds * 1e6) / steady.pongs, 1),
-    };
     process.stderr.write(`steady: ${JSON.stringify(steadyResult)}\n`);
     await sleep(1000);
 
     // Saturation: every stream pings again as soon as its pong arrives.
     const saturated: Recorder = { rtt: [], turnaround: [], pongs: 0 };
     let running = true;
-    for (const s of streams) {
-      s.recorder = saturated;
-      s.onPong = () => running && s.ping(false);
-    }
-    const cpu2 = await scrapeMetrics(gw.port);
-    const t1 = now();
-    for (const s of streams) s.ping(false);
-    await sleep(opts["saturate-seconds"] * 1000);
-    running = false;
-    const satElapsed = (now() - t1) / 1000;
-    const cpu3 = await scrapeMetrics(gw.port);
-    const satCpu = cpu3.get("process_cpu_seconds_total")! - cpu2.get("process_cpu_seconds_total")!;
-    const saturation = {
-      pingsPerSecond: round(saturated.pongs / satElapsed, 0),
-      turnaroundMs: summarize(saturated.turnaround),
-      clientRttMs: summarize(saturated.rtt),
-      gatewayCpuPercent: round((satCpu / satElapsed) * 100, 1),
-      gatewayCpuMicrosPerPing: round((satCpu * 1e6) / saturated.pongs, 1),
-    };
+    for (const s of streams) s.onPong = () => running && s.ping(false);
+    const saturation = await measure(gw.port, streams, saturated, async () => {
+      for (const s of streams) s.ping(false);
+      await sleep(opts["saturate-seconds"] * 1000);
+      running = false;
+    });
     for (const s of streams) s.close();
 
     writeResults(opts.connections > 0 ? `ping-${opts.connections}-connections` : "ping", {
       machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
       options: opts,
-      note: "turnaround = t2 - t1 (the gateway's receive and send stamps); client RTT includes both processes' HTTP/2 and connect pipelines. Saturation pings carry no previous-pong report (pure edge capacity).",
+      note: "turnaround = t2 - t1 (the gateway's receive and send stamps); client RTT adds both processes' HTTP/2 stacks and the client's own work on the same two cores. Saturation pings carry no previous-pong report (pure edge capacity).",
       idle: memory,
       steady: steadyResult,
       saturation,
@@ -159,10 +150,4 @@ async function main(): Promise<void> {
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

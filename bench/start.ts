@@ -8,55 +8,29 @@
  * to the last member, and the margin start_at_server_time - arrival, which must stay positive:
  * a member that gets the event after start_at starts late. Results: bench/results/start.json.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { PlaybackService } from "../gen/groovebox/playback/v1/playback_pb.js";
-import { RoomService } from "../gen/groovebox/room/v1/room_pb.js";
-import type { Arrival, StreamAssignment } from "./room-client.js";
-import { intArgs, loginGuests, percentile, round, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
+import { intArgs, percentile, round, runBench, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
+import { setUpRooms, type RoomBench } from "./room-bench.js";
 
 const opts = intArgs({ rooms: 10, members: 100, rounds: 20, workers: 4, "streams-per-connection": 20, "round-interval-ms": 1000 });
-
-function ask(worker: ChildProcess, message: object, expect: string): Promise<{ kind: string; [k: string]: unknown }> {
-  return new Promise((resolve, reject) => {
-    worker.once("message", (m: { kind: string; error?: string }) => (m.kind === expect ? resolve(m) : reject(new Error(m.error ?? m.kind))));
-    worker.send(message);
-  });
-}
 
 async function main(): Promise<void> {
   const total = opts.rooms * opts.members;
   const stack = await startBenchStack({ gateways: 2, env: { GATEWAY_MAX_STREAMS_PER_USER: "1000" } });
-  const workers: ChildProcess[] = [];
+  let bench: RoomBench | undefined;
   try {
-    const [gw0, gw1] = stack.gateways as [(typeof stack.gateways)[0], (typeof stack.gateways)[0]];
-    const tokens = await loginGuests(gw0.url, total);
-    const transport = createGrpcTransport({ baseUrl: gw0.url });
-    const rooms = createClient(RoomService, transport);
-    const playback = createClient(PlaybackService, transport);
-    const roomList: Array<{ roomId: string; roomCode: string; dj: string }> = [];
-    for (let r = 0; r < opts.rooms; r++) {
-      const dj = tokens[r * opts.members]!;
-      const { state } = await rooms.createRoom({}, { headers: { authorization: `Bearer ${dj}` } });
-      roomList.push({ roomId: state!.roomId, roomCode: state!.roomCode, dj });
-    }
-    const assignments: StreamAssignment[][] = Array.from({ length: opts.workers }, () => []);
-    for (let r = 0; r < opts.rooms; r++) {
-      for (let m = 0; m < opts.members; m++) {
-        const i = r * opts.members + m;
-        assignments[i % opts.workers]!.push({ gatewayUrl: (m % 2 === 0 ? gw0 : gw1).url, token: tokens[i]!, roomCode: roomList[r]!.roomCode, room: r });
-      }
-    }
-    const script = fileURLToPath(new URL("./room-client.js", import.meta.url));
-    for (let w = 0; w < opts.workers; w++) workers.push(fork(script, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
-    const ready = await Promise.all(
-      workers.map((w, i) =>
-        ask(w, { kind: "open", streams: assignments[i], streamsPerConnection: opts["streams-per-connection"], pingEveryMs: 2000 }, "ready"),
-      ),
-    );
-    process.stderr.write(`${total} members on streams; clock offsets of the client processes: ${ready.map((r) => round(r.offsetMs as number)).join(", ")} ms\n`);
+    bench = await setUpRooms(stack, {
+      rooms: opts.rooms,
+      members: opts.members,
+      workers: opts.workers,
+      streamsPerConnection: opts["streams-per-connection"],
+      pingEveryMs: 2000,
+    });
+    const roomList = bench.rooms;
+    const playback = createClient(PlaybackService, createGrpcTransport({ baseUrl: stack.gateways[0]!.url }));
+    process.stderr.write(`${total} members on streams; clock offsets of the client processes: ${bench.ready.map((r) => round(r.offsetMs)).join(", ")} ms\n`);
     await sleep(5000); // a few pings each: the room round-trip index fills
 
     const commands = new Map<string, { serverTimestamp: number; startAt: number; buffer: number }>();
@@ -73,20 +47,18 @@ async function main(): Promise<void> {
       await sleep(opts["round-interval-ms"]);
     }
     await sleep(2000);
-    const reports = await Promise.all(workers.map((w) => ask(w, { kind: "report" }, "arrivals")));
+    const arrivals = await bench.arrivals();
 
     const latency: number[] = [];
     const margins: number[] = [];
     const lastPerCommand = new Map<string, number>();
-    for (const report of reports) {
-      for (const [room, version, , arrivalServerMs, startAt] of report.arrivals as Arrival[]) {
-        const key = `${room}:${version}`;
-        const cmd = commands.get(key);
-        if (!cmd) continue;
-        latency.push(arrivalServerMs - cmd.serverTimestamp);
-        margins.push(startAt - arrivalServerMs);
-        lastPerCommand.set(key, Math.max(lastPerCommand.get(key) ?? -Infinity, arrivalServerMs - cmd.serverTimestamp));
-      }
+    for (const [room, version, , arrivalServerMs, startAt] of arrivals) {
+      const key = `${room}:${version}`;
+      const cmd = commands.get(key);
+      if (!cmd) continue;
+      latency.push(arrivalServerMs - cmd.serverTimestamp);
+      margins.push(startAt - arrivalServerMs);
+      lastPerCommand.set(key, Math.max(lastPerCommand.get(key) ?? -Infinity, arrivalServerMs - cmd.serverTimestamp));
     }
     const buffers = [...commands.values()].map((c) => c.buffer);
     writeResults("start", {
@@ -106,15 +78,9 @@ async function main(): Promise<void> {
       note: "margin = start_at_server_time - arrival (server time, by each client process's own min-RTT offset estimate); positive means the member had the event before the start instant",
     });
   } finally {
-    for (const w of workers) w.kill();
+    bench?.close();
     await stack.stop();
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -1,10 +1,9 @@
 import type { Registry } from "prom-client";
 import type { TokenService } from "../common/auth/tokens.js";
 import type { ClockSource } from "../common/clock-source.js";
-import { createHealthRegistry } from "../common/health.js";
 import type { Logger } from "../common/logger.js";
-import { isRedisReady, type RedisClient } from "../common/redis.js";
-import { createServiceServer, type ServiceServer } from "../common/server.js";
+import type { RedisClient } from "../common/redis.js";
+import { createRedisServiceServer, type ServiceServer } from "../common/server.js";
 import { clockRoutes, clockServiceNames } from "./routes.js";
 import { createSampleStore, type SampleStoreOptions } from "./sample-store.js";
 
@@ -20,13 +19,9 @@ export interface ClockServerDeps {
 /** The clock service process's server, wired from its dependencies; listens on start(). */
 export function createClockServer(deps: ClockServerDeps): ServiceServer {
   const store = createSampleStore(deps.redis, deps.options);
-  return createServiceServer({
-    host: deps.options.host,
-    port: deps.options.port,
-    logger: deps.logger,
-    metrics: deps.metrics,
-    shutdownGraceMs: deps.options.shutdownGraceMs,
-    health: createHealthRegistry({ services: clockServiceNames, probes: [() => isRedisReady(deps.redis)] }),
+  return createRedisServiceServer(deps, {
+    serviceNames: clockServiceNames,
+    redis: deps.redis,
     routes: clockRoutes({ store, clock: deps.clock, tokens: deps.tokens }),
   });
 }

@@ -6,9 +6,10 @@ import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@conne
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { createHealthService, ServingStatus, type HealthRegistry } from "./health.js";
+import { createHealthRegistry, createHealthService, ServingStatus, type HealthRegistry } from "./health.js";
 import { createServerInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
+import { isRedisReady, type RedisClient } from "./redis.js";
 
 export interface ServiceServerOptions {
   host: string;
@@ -57,6 +58,31 @@ export interface ServiceServer {
 }
 
 const HTTP2_PREFACE_START = "PRI";
+
+/**
+ * A groovebox service's server, wired the usual way: address and shutdown grace from the
+ * service's options, and health that follows its Redis connection.
+ */
+export function createRedisServiceServer(
+  deps: { logger: Logger; metrics: Registry; options: { host: string; port: number; shutdownGraceMs: number } },
+  spec: {
+    serviceNames: readonly string[];
+    /** The connection whose state decides readiness. */
+    redis: RedisClient;
+    routes: ServiceServerOptions["routes"];
+  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream">,
+): ServiceServer {
+  const { serviceNames, redis, ...rest } = spec;
+  return createServiceServer({
+    host: deps.options.host,
+    port: deps.options.port,
+    shutdownGraceMs: deps.options.shutdownGraceMs,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    health: createHealthRegistry({ services: serviceNames, probes: [() => isRedisReady(redis)] }),
+    ...rest,
+  });
+}
 
 /**
  * Serves Connect, gRPC and gRPC-Web, over HTTP/2 cleartext (h2c, prior knowledge) and HTTP/1.1

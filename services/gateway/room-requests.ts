@@ -92,6 +92,26 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     }
   }
 
+  /** Sends a stream's playback command to the playback service (the request types match). */
+  function sendPlaybackCommand(
+    cmd: Exclude<PlaybackCommand["command"], { case: undefined }>,
+    roomId: string,
+    opts: { headers: Record<string, string> },
+  ): Promise<{ state?: PlaybackState }> {
+    switch (cmd.case) {
+      case "start":
+        return playback.start({ ...cmd.value, roomId }, opts);
+      case "pause":
+        return playback.pause({ ...cmd.value, roomId }, opts);
+      case "resume":
+        return playback.resume({ ...cmd.value, roomId }, opts);
+      case "seek":
+        return playback.seek({ ...cmd.value, roomId }, opts);
+      case "stop":
+        return playback.stop({ ...cmd.value, roomId }, opts);
+    }
+  }
+
   return {
     /** join_room: attach by code (leaving the stream's previous room). */
     async join(session: StreamSession, requestId: string, roomCode: string): Promise<void> {
@@ -156,26 +176,8 @@ export function createRoomRequests(deps: RoomRequestDeps) {
         session.sendError(requestId, Code.FailedPrecondition, "join a room first, or name the room");
         return;
       }
-      const opts = { headers: { authorization: session.authorization } };
       try {
-        let state: PlaybackState | undefined;
-        switch (cmd.case) {
-          case "start":
-            state = (await playback.start({ ...cmd.value, roomId }, opts)).state;
-            break;
-          case "pause":
-            state = (await playback.pause({ ...cmd.value, roomId }, opts)).state;
-            break;
-          case "resume":
-            state = (await playback.resume({ ...cmd.value, roomId }, opts)).state;
-            break;
-          case "seek":
-            state = (await playback.seek({ ...cmd.value, roomId }, opts)).state;
-            break;
-          case "stop":
-            state = (await playback.stop({ ...cmd.value, roomId }, opts)).state;
-            break;
-        }
+        const { state } = await sendPlaybackCommand(cmd, roomId, { headers: { authorization: session.authorization } });
         session.send({ requestId, message: { case: "playbackState", value: state ?? {} } });
       } catch (err) {
         answerError(session, requestId, err);

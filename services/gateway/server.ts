@@ -8,10 +8,9 @@ import type { TokenService } from "../common/auth/tokens.js";
 import { createInternalTransport, createUnaryProxy } from "../common/clients.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { ConfigOf } from "../common/config.js";
-import { createHealthRegistry } from "../common/health.js";
 import type { Logger } from "../common/logger.js";
-import { closeRedis, duplicateRedis, isRedisReady, type RedisClient } from "../common/redis.js";
-import { createServiceServer } from "../common/server.js";
+import { closeRedis, duplicateRedis, type RedisClient } from "../common/redis.js";
+import { createRedisServiceServer } from "../common/server.js";
 import { createClockService } from "../clock/clock-service.js";
 import { createClientMessageHandler } from "./client-messages.js";
 import { createClockReporter } from "./clock-reporter.js";
@@ -92,15 +91,11 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     ? createGrpcStreams({ core, tokens, logger, maxMessageBytes: o.maxMessageBytes, shutdownSignal: grpcShutdown.signal })
     : undefined;
 
-  const server = createServiceServer({
-    host: o.host,
-    port: o.port,
-    logger,
-    metrics: deps.metrics,
-    shutdownGraceMs: o.shutdownGraceMs,
+  const server = createRedisServiceServer(deps, {
+    serviceNames: gatewayServiceNames,
+    redis: subscriber, // the gateway uses Redis for its room channels only
     readMaxBytes: o.maxMessageBytes,
     takeStream,
-    health: createHealthRegistry({ services: gatewayServiceNames, probes: [() => isRedisReady(subscriber)] }),
     routes: gatewayRoutes({
       tokens,
       gateway: createGatewayService({ core, logger }),

@@ -1,4 +1,4 @@
-import type { Client, ServiceImpl } from "@connectrpc/connect";
+import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { PlaybackService } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import { principalKey, requireUser } from "../common/auth/gate.js";
@@ -54,6 +54,26 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
 
   const state = (roomId: string, t: Timeline, nowMs: number) => playbackStateAt(roomId, t, nowMs);
 
+  /** Pause, resume, seek, stop: the DJ's change of the room's timeline, answered with the new state. */
+  async function change(
+    req: { roomId: string; expectedVersion?: bigint },
+    ctx: HandlerContext,
+    kind: PlaybackChange,
+    how: { withBuffer?: boolean; transition(t: Timeline, nowMs: number, bufferMs: number): Timeline },
+  ) {
+    const roomId = requireId(req.roomId, "room_id");
+    const dj = requireUser(ctx);
+    const bufferMs = how.withBuffer ? await bufferFor(roomId) : 0;
+    const { next, nowMs } = await run({
+      roomId,
+      djId: dj.userId,
+      expectedVersion: expected(req.expectedVersion),
+      change: kind,
+      transition: (t, now) => how.transition(t, now, bufferMs),
+    });
+    return { state: state(roomId, next, nowMs) };
+  }
+
   return {
     async start(req, ctx) {
       const dj = requireUser(ctx);
@@ -81,58 +101,20 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
       };
     },
 
-    async pause(req, ctx) {
-      const roomId = requireId(req.roomId, "room_id");
-      const { next, nowMs } = await run({
-        roomId,
-        djId: requireUser(ctx).userId,
-        expectedVersion: expected(req.expectedVersion),
-        change: PlaybackChange.PAUSED,
-        transition: pause,
-      });
-      return { state: state(roomId, next, nowMs) };
-    },
+    pause: (req, ctx) => change(req, ctx, PlaybackChange.PAUSED, { transition: pause }),
 
-    async resume(req, ctx) {
-      const roomId = requireId(req.roomId, "room_id");
-      const dj = requireUser(ctx);
-      const bufferMs = await bufferFor(roomId);
-      const { next, nowMs } = await run({
-        roomId,
-        djId: dj.userId,
-        expectedVersion: expected(req.expectedVersion),
-        change: PlaybackChange.RESUMED,
-        transition: (t, now) => resume(t, now, bufferMs),
-      });
-      return { state: state(roomId, next, nowMs) };
-    },
+    resume: (req, ctx) =>
+      change(req, ctx, PlaybackChange.RESUMED, { withBuffer: true, transition: (t, now, bufferMs) => resume(t, now, bufferMs) }),
 
-    async seek(req, ctx) {
-      const roomId = requireId(req.roomId, "room_id");
-      const dj = requireUser(ctx);
+    seek(req, ctx) {
       requirePosition(req.positionMs, "position_ms", undefined);
-      const bufferMs = await bufferFor(roomId);
-      const { next, nowMs } = await run({
-        roomId,
-        djId: dj.userId,
-        expectedVersion: expected(req.expectedVersion),
-        change: PlaybackChange.SEEKED,
-        transition: (t, now) => seek(t, now, requirePosition(req.positionMs, "position_ms", t.trackDurationMs), bufferMs),
+      return change(req, ctx, PlaybackChange.SEEKED, {
+        withBuffer: true,
+        transition: (t, now, bufferMs) => seek(t, now, requirePosition(req.positionMs, "position_ms", t.trackDurationMs), bufferMs),
       });
-      return { state: state(roomId, next, nowMs) };
     },
 
-    async stop(req, ctx) {
-      const roomId = requireId(req.roomId, "room_id");
-      const { next, nowMs } = await run({
-        roomId,
-        djId: requireUser(ctx).userId,
-        expectedVersion: expected(req.expectedVersion),
-        change: PlaybackChange.STOPPED,
-        transition: stop,
-      });
-      return { state: state(roomId, next, nowMs) };
-    },
+    stop: (req, ctx) => change(req, ctx, PlaybackChange.STOPPED, { transition: stop }),
 
     async getPlayback(req, ctx) {
       const roomId = requireId(req.roomId, "room_id");

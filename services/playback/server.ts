@@ -4,10 +4,9 @@ import { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import type { TokenService } from "../common/auth/tokens.js";
 import { createInternalTransport } from "../common/clients.js";
 import type { ClockSource } from "../common/clock-source.js";
-import { createHealthRegistry } from "../common/health.js";
 import type { Logger } from "../common/logger.js";
-import { closeRedis, createQueueConnection, isRedisReady, type RedisClient } from "../common/redis.js";
-import { createServiceServer } from "../common/server.js";
+import { closeRedis, createQueueConnection, type RedisClient } from "../common/redis.js";
+import { createRedisServiceServer } from "../common/server.js";
 import { createCommandRunner, type CommandRunner } from "./command-runner.js";
 import type { BufferOptions } from "./config.js";
 import { createPlaybackStore } from "./playback-store.js";
@@ -44,13 +43,9 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
   });
   run = createCommandRunner({ store, clock, hooks: trackEnd.hooks, logger });
   const clockTransport = createInternalTransport(o.clockUrl, { service: "playback", tokens, clock });
-  const server = createServiceServer({
-    host: o.host,
-    port: o.port,
-    logger,
-    metrics: deps.metrics,
-    shutdownGraceMs: o.shutdownGraceMs,
-    health: createHealthRegistry({ services: playbackServiceNames, probes: [() => isRedisReady(deps.redis)] }),
+  const server = createRedisServiceServer(deps, {
+    serviceNames: playbackServiceNames,
+    redis: deps.redis,
     routes: playbackRoutes({
       store,
       run,

@@ -135,19 +135,30 @@ function apply(t: Timeline, cmd: Cmd, now: number): Timeline | undefined {
   }
 }
 
+/**
+ * Replays random steps (a command after a gap) from idle; `check` sees each accepted change
+ * with the state before and after. Returns the final state and time.
+ */
+function replay(steps: Array<[Cmd, number]>, check: (cmd: Cmd, before: Timeline, after: Timeline, now: number) => void = () => {}) {
+  let t: Timeline = IDLE;
+  let now = T0;
+  for (const [cmd, gap] of steps) {
+    now += gap;
+    const next = apply(t, cmd, now);
+    if (!next) continue;
+    check(cmd, t, next, now);
+    t = next;
+  }
+  return { t, now };
+}
+
 describe("timeline properties over random command sequences", () => {
   it("pause never moves the position (once playback has begun)", () => {
     fc.assert(
       fc.property(stepsArb, (steps) => {
-        let t: Timeline = IDLE;
-        let now = T0;
-        for (const [cmd, gap] of steps) {
-          now += gap;
-          const next = apply(t, cmd, now);
-          if (!next) continue;
-          if (cmd.kind === "pause" && now >= t.startAtServerTime) expect(position(next, now)).toBe(position(t, now));
-          t = next;
-        }
+        replay(steps, (cmd, before, after, now) => {
+          if (cmd.kind === "pause" && now >= before.startAtServerTime) expect(position(after, now)).toBe(position(before, now));
+        });
       }),
     );
   });
@@ -155,15 +166,9 @@ describe("timeline properties over random command sequences", () => {
   it("position is continuous across pause and resume: it restarts where it stopped", () => {
     fc.assert(
       fc.property(stepsArb, (steps) => {
-        let t: Timeline = IDLE;
-        let now = T0;
-        for (const [cmd, gap] of steps) {
-          now += gap;
-          const next = apply(t, cmd, now);
-          if (!next) continue;
-          if (cmd.kind === "resume") expect(position(next, next.startAtServerTime)).toBe(position(t, now));
-          t = next;
-        }
+        replay(steps, (cmd, before, after, now) => {
+          if (cmd.kind === "resume") expect(position(after, after.startAtServerTime)).toBe(position(before, now));
+        });
       }),
     );
   });
@@ -171,12 +176,7 @@ describe("timeline properties over random command sequences", () => {
   it("while playing, position grows with time and is never negative after start_at", () => {
     fc.assert(
       fc.property(stepsArb, fc.array(fc.integer({ min: 0, max: 30_000 }), { minLength: 2, maxLength: 20 }), (steps, probes) => {
-        let t: Timeline = IDLE;
-        let now = T0;
-        for (const [cmd, gap] of steps) {
-          now += gap;
-          t = apply(t, cmd, now) ?? t;
-        }
+        const { t } = replay(steps);
         if (!t.playing) return;
         const times = probes.map((p) => t.startAtServerTime + p).sort((a, b) => a - b);
         for (let i = 0; i < times.length; i++) {
@@ -190,14 +190,7 @@ describe("timeline properties over random command sequences", () => {
   it("every accepted change raises the version by exactly one", () => {
     fc.assert(
       fc.property(stepsArb, (steps) => {
-        let t: Timeline = IDLE;
-        let now = T0;
-        for (const [cmd, gap] of steps) {
-          now += gap;
-          const next = apply(t, cmd, now);
-          if (next) expect(next.version).toBe(t.version + 1);
-          t = next ?? t;
-        }
+        replay(steps, (_cmd, before, after) => expect(after.version).toBe(before.version + 1));
       }),
     );
   });

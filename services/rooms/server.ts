@@ -1,10 +1,9 @@
 import type { Registry } from "prom-client";
 import type { TokenService } from "../common/auth/tokens.js";
 import type { ClockSource } from "../common/clock-source.js";
-import { createHealthRegistry } from "../common/health.js";
 import type { Logger } from "../common/logger.js";
-import { isRedisReady, type RedisClient } from "../common/redis.js";
-import { createServiceServer } from "../common/server.js";
+import type { RedisClient } from "../common/redis.js";
+import { createRedisServiceServer } from "../common/server.js";
 import { createPresenceSweeper } from "./presence-sweeper.js";
 import { createRoomStore, type RoomStoreOptions } from "./room-store.js";
 import { roomsRoutes, roomsServiceNames } from "./routes.js";
@@ -22,13 +21,9 @@ export interface RoomsServerDeps {
 export function createRoomsServer(deps: RoomsServerDeps) {
   const store = createRoomStore(deps.redis, deps.options);
   const sweeper = createPresenceSweeper({ store, clock: deps.clock, logger: deps.logger, intervalMs: deps.options.sweepIntervalMs });
-  const server = createServiceServer({
-    host: deps.options.host,
-    port: deps.options.port,
-    logger: deps.logger,
-    metrics: deps.metrics,
-    shutdownGraceMs: deps.options.shutdownGraceMs,
-    health: createHealthRegistry({ services: roomsServiceNames, probes: [() => isRedisReady(deps.redis)] }),
+  const server = createRedisServiceServer(deps, {
+    serviceNames: roomsServiceNames,
+    redis: deps.redis,
     routes: roomsRoutes({ store, clock: deps.clock, tokens: deps.tokens }),
   });
   return {
