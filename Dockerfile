@@ -8,7 +8,6 @@ COPY gen gen
 COPY services services
 COPY scripts scripts
 COPY bench bench
-COPY clients clients
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

@@ -29,6 +29,7 @@ export function createPresenceService(deps: RoomServiceDeps): ServiceImpl<typeof
       check(await store.attach(roomId, { sessionId, userId, displayName, mustBeMember }, clock.now()), {
         NOT_MEMBER: [Code.PermissionDenied, "not a member of the room: join it first"],
       });
+      deps.logger.debug({ roomId, sessionId, userId }, "stream attached");
       return { state: (await readState(deps, roomId)).state };
     },
 

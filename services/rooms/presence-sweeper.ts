@@ -24,7 +24,10 @@ export function createPresenceSweeper(deps: { store: RoomStore; clock: ClockSour
         await deps.store.sweep(roomId, nowMs);
         swept++;
       }
-      if (due.length < BATCH) return swept;
+      if (due.length < BATCH) {
+        if (swept > 0) deps.logger.debug({ rooms: swept }, "presence sweep");
+        return swept;
+      }
     }
   }
 

@@ -2,6 +2,7 @@ import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect
 import { RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
 import { principalKey, requireUser } from "../common/auth/gate.js";
 import type { ClockSource } from "../common/clock-source.js";
+import type { Logger } from "../common/logger.js";
 import { notFound, permissionDenied, invalidArgument } from "../common/errors.js";
 import { requireId, requireText } from "../common/validate.js";
 import { normalizeRoomCode } from "./room-codes.js";
@@ -14,6 +15,7 @@ export const ROOM_NAME_MAX = 60;
 export interface RoomServiceDeps {
   store: RoomStore;
   clock: ClockSource;
+  logger: Logger;
 }
 
 /** Reads a room's state for an answer; NOT_FOUND when it is gone. */
@@ -34,12 +36,13 @@ export async function resolveRoomCode(store: RoomStore, input: string): Promise<
 
 /** RoomService: create, join, leave, read, hand over the DJ role. */
 export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof RoomService> {
-  const { store, clock } = deps;
+  const { store, clock, logger } = deps;
   return {
     async createRoom(req, ctx) {
       const user = requireUser(ctx);
       const name = req.name.trim() === "" ? "" : requireText(req.name, "name", 1, ROOM_NAME_MAX);
-      const { roomId } = await store.create({ name, userId: user.userId, displayName: user.displayName }, clock.now());
+      const { roomId, roomCode } = await store.create({ name, userId: user.userId, displayName: user.displayName }, clock.now());
+      logger.info({ roomId, roomCode, userId: user.userId }, "room created");
       return { state: (await readState(deps, roomId)).state };
     },
 
@@ -49,12 +52,15 @@ export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof Roo
       const status = await store.join(roomId, user, clock.now());
       if (status === "NOT_FOUND") await store.forgetCode(roomCode, roomId);
       check(status);
+      logger.info({ roomId, userId: user.userId }, "member joined");
       return { state: (await readState(deps, roomId)).state };
     },
 
     async leaveRoom(req, ctx) {
       const user = requireUser(ctx);
-      check(await store.leave(requireId(req.roomId, "room_id"), user.userId, clock.now()));
+      const roomId = requireId(req.roomId, "room_id");
+      check(await store.leave(roomId, user.userId, clock.now()));
+      logger.info({ roomId, userId: user.userId }, "member left");
       return {};
     },
 
@@ -74,6 +80,7 @@ export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof Roo
       check(await store.setDj(roomId, user.userId, newDjId, clock.now()), {
         NOT_MEMBER: [Code.FailedPrecondition, "the new DJ is not a member of the room"],
       });
+      logger.info({ roomId, from: user.userId, to: newDjId }, "dj handed over");
       return { state: (await readState(deps, roomId)).state };
     },
   };

@@ -24,7 +24,7 @@ export function createRoomsServer(deps: RoomsServerDeps) {
   const server = createRedisServiceServer(deps, {
     serviceNames: roomsServiceNames,
     redis: deps.redis,
-    routes: roomsRoutes({ store, clock: deps.clock, tokens: deps.tokens }),
+    routes: roomsRoutes({ store, clock: deps.clock, tokens: deps.tokens, logger: deps.logger }),
   });
   return {
     store,
