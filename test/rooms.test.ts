@@ -136,6 +136,25 @@ describe("rooms: create, join, leave, DJ", () => {
     bobStream.cancel();
   });
 
+  it("cleans up after a stream that goes away in the middle of joining", async () => {
+    const ada = await guest(gw, "Ada");
+    const bob = await guest(gw, "Bob");
+    const room = (await ada.rooms.createRoom({}, ada.auth)).state!;
+    const stream = await bob.connect();
+    await stream.send({ requestId: "j", message: { case: "joinRoom", value: { roomCode: room.roomCode } } });
+    stream.cancel(); // the join is on its way to the rooms service
+    await stream.ended;
+    // Whether or not the join got there first, Bob ends with no stream in the room.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const state = (await ada.rooms.getRoomState({ roomId: room.roomId }, ada.auth)).state!;
+      const sessions = await redis.zcard(roomKeys.sessions(room.roomId));
+      if (sessions === 0 && !state.members.some((m) => m.userId === bob.userId && m.connected)) break;
+      if (Date.now() > deadline) throw new Error("the cancelled stream stayed attached");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+
   it("answers bad input with the right code and writes nothing", async () => {
     const ada = await guest(gw, "Ada");
     await expect(ada.rooms.joinRoom({ roomCode: "ZZZZZZ" }, ada.auth)).rejects.toMatchObject({ code: Code.NotFound });

@@ -11,6 +11,9 @@ import { encodeGrpcMessage, FrameError, FrameReader, GRPC_CONTENT_TYPES, grpcTim
 import type { StreamCore, StreamKind } from "./stream-core.js";
 import type { StreamSession } from "./stream-session.js";
 
+/** How long trailers may wait behind unsent data before the stream is reset instead. */
+const TRAILERS_TIMEOUT_MS = 2000;
+
 const PATHS: Record<string, StreamKind> = {
   "/groovebox.gateway.v1.GatewayService/Connect": "connect",
   "/groovebox.gateway.v1.GatewayService/Subscribe": "subscribe",
@@ -54,6 +57,10 @@ export function createGrpcStreams(deps: {
       if (!stream.readableEnded) setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_NO_ERROR));
     });
     stream.end();
+    // Trailers wait behind unsent data; a client that stopped reading never gets them: reset.
+    const reset = setTimeout(() => !stream.closed && stream.close(http2.constants.NGHTTP2_CANCEL), TRAILERS_TIMEOUT_MS);
+    reset.unref();
+    stream.once("close", () => clearTimeout(reset));
   }
 
   async function authenticate(headers: http2.IncomingHttpHeaders) {
@@ -66,24 +73,31 @@ export function createGrpcStreams(deps: {
     return principal;
   }
 
-  /** Writes the session's messages until it ends; pongs are stamped and encoded as they go. */
+  /**
+   * Writes the session's messages until it ends; pongs are stamped and encoded as they go.
+   * While Node's buffer for the stream is full it waits for room, for the stream to close, or
+   * for the session to fail (a client that stops reading is failed as too slow).
+   */
   async function pump(session: StreamSession, stream: http2.ServerHttp2Stream): Promise<void> {
+    const failed = session.whenFailed();
     for (;;) {
       const next = await session.nextOutbound();
       if (next.done) return;
       const msg = next.value;
       core.departing(session, msg);
       const frame = msg.message?.case === "pong" ? serverMessageFrame(msg) : sharedServerMessageFrame(msg);
-      if (!stream.write(frame)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            stream.off("drain", done);
-            stream.off("close", done);
-            resolve();
-          };
-          stream.on("drain", done);
-          stream.on("close", done);
-        });
+      if (!stream.write(frame) && !stream.closed && !stream.destroyed) {
+        let done!: () => void;
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            done = resolve;
+            stream.once("drain", done);
+            stream.once("close", done);
+          }),
+          failed,
+        ]);
+        stream.off("drain", done);
+        stream.off("close", done);
       }
     }
   }
@@ -92,7 +106,15 @@ export function createGrpcStreams(deps: {
   function read(kind: StreamKind, session: StreamSession, stream: http2.ServerHttp2Stream): void {
     const frames = new FrameReader(deps.maxMessageBytes);
     let subscribed = false;
+    // Once the call has failed, nothing more is read (or buffered): the client gets no more
+    // flow-control credit and the call ends.
+    let stopped = false;
+    void session.whenFailed().then(() => {
+      stopped = true;
+      stream.pause();
+    });
     stream.on("data", (chunk: Buffer) => {
+      if (stopped) return;
       let payloads: Uint8Array[];
       try {
         payloads = frames.push(chunk);
@@ -114,6 +136,7 @@ export function createGrpcStreams(deps: {
           session.fail(err instanceof DomainError ? err : new ConnectError(`malformed message: ${(err as Error).message}`, Code.InvalidArgument));
           return;
         }
+        if (stopped) return;
       }
     });
     stream.on("end", () => {

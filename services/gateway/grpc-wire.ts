@@ -68,12 +68,19 @@ export class FrameReader {
   }
 }
 
-/** A grpc-timeout header ("5S", "100m", ...) in milliseconds; undefined when absent or malformed. */
+/** Longer deadlines than a timer can hold (about 24.8 days) are as good as none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A grpc-timeout header ("5S", "100m", ...) in milliseconds; undefined when absent, malformed
+ * or too long for a timer.
+ */
 export function grpcTimeoutMs(header: string | undefined): number | undefined {
   const m = header === undefined ? null : /^(\d{1,8})([HMSmun])$/.exec(header);
   if (!m) return undefined;
   const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 }[m[2] as "H"];
-  return Number(m[1]) * unitMs;
+  const ms = Number(m[1]) * unitMs;
+  return ms > MAX_TIMER_MS ? undefined : ms;
 }
 
 /** grpc-message is percent-encoded (gRPC over HTTP/2 spec). */

@@ -4,15 +4,15 @@ describe("OutboundQueue", () => {
   it("delivers in order, to a waiting reader too", async () => {
     const q = new OutboundQueue<number>(10);
     const first = q.next();
-    expect(q.push(1)).toBe(true);
-    expect(q.push(2)).toBe(true);
+    expect(q.push(1)).toBe("queued");
+    expect(q.push(2)).toBe("queued");
     expect(await first).toEqual({ value: 1, done: false });
     expect(await q.next()).toEqual({ value: 2, done: false });
   });
 
   it("refuses past its capacity instead of growing", () => {
     const q = new OutboundQueue<number>(2);
-    expect([q.push(1), q.push(2), q.push(3)]).toEqual([true, true, false]);
+    expect([q.push(1), q.push(2), q.push(3)]).toEqual(["queued", "queued", "full"]);
     expect(q.size).toBe(2);
   });
 
@@ -20,7 +20,7 @@ describe("OutboundQueue", () => {
     const q = new OutboundQueue<string>(5);
     q.push("a");
     q.close();
-    expect(q.push("b")).toBe(false);
+    expect(q.push("b")).toBe("ended");
     expect(await q.next()).toEqual({ value: "a", done: false });
     expect((await q.next()).done).toBe(true);
   });

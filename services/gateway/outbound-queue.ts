@@ -18,18 +18,21 @@ export class OutboundQueue<T> {
     return this.items.length - this.head;
   }
 
-  /** Queues a message; false when the queue is full or ended (the message is not queued). */
-  push(item: T): boolean {
-    if (this.ended) return false;
+  /**
+   * Queues a message: "queued", "full" (the reader is too slow; not queued), or "ended" (the
+   * queue was closed or failed; not queued).
+   */
+  push(item: T): "queued" | "full" | "ended" {
+    if (this.ended) return "ended";
     if (this.waiter) {
       const resolve = this.waiter;
       this.clearWaiter();
       resolve({ value: item, done: false });
-      return true;
+      return "queued";
     }
-    if (this.size >= this.capacity) return false;
+    if (this.size >= this.capacity) return "full";
     this.items.push(item);
-    return true;
+    return "queued";
   }
 
   /** No more messages: next() drains what is queued, then reports done. */

@@ -31,6 +31,10 @@ interface LocalRoom {
   draining: boolean;
   /** Resolves when the channel subscription is active. */
   subscribed: Promise<void>;
+  /** True once the subscription is active: events from then on are seen here. */
+  active: boolean;
+  /** The seq of the last event seen (0 before the first). */
+  lastSeq: bigint;
 }
 
 /**
@@ -45,8 +49,11 @@ export function createRoomHub(deps: {
   metrics: GatewayMetrics;
   /** A member of the room left (or timed out) while this gateway held a stream of theirs. */
   onMemberGone(session: StreamSession, roomId: string, reason: LeaveReason): void;
-  /** The subscriber reconnected: events may have been missed in the meantime. */
-  onResubscribed(roomId: string, sessions: StreamSession[]): void;
+  /**
+   * Events of the room may have been missed (the subscriber reconnected, or an event's seq
+   * skipped ahead): the room's state should be sent again to these streams.
+   */
+  onMissed(roomId: string, sessions: StreamSession[]): void;
 }) {
   const rooms = new Map<string, LocalRoom>();
   const byChannel = new Map<string, LocalRoom>();
@@ -68,6 +75,10 @@ export function createRoomHub(deps: {
       log.warn({ err, roomId: room.roomId }, "undecodable room event dropped");
       return;
     }
+    // One room-wide check for lost events, not one per stream: the state is read once for all.
+    const seq = message.message.seq;
+    if (room.lastSeq !== 0n && seq > room.lastSeq + 1n) deps.onMissed(room.roomId, [...room.sessions]);
+    if (seq > room.lastSeq) room.lastSeq = seq;
     room.backlog.push(message);
     if (!room.draining) drain(room);
   });
@@ -77,7 +88,7 @@ export function createRoomHub(deps: {
   deps.subscriber.on("ready", () => {
     if (!subscriberDown) return;
     subscriberDown = false;
-    for (const room of rooms.values()) deps.onResubscribed(room.roomId, [...room.sessions]);
+    for (const room of rooms.values()) deps.onMissed(room.roomId, [...room.sessions]);
   });
 
   function deliver(session: StreamSession, room: LocalRoom, event: RoomEventMessage): void {
@@ -112,6 +123,7 @@ export function createRoomHub(deps: {
 
   async function subscribe(room: LocalRoom): Promise<void> {
     await deps.subscriber.ssubscribe(room.channel);
+    room.active = true;
     deps.metrics.roomsSubscribed.set(rooms.size);
   }
 
@@ -124,10 +136,21 @@ export function createRoomHub(deps: {
      */
     async add(session: StreamSession, roomId: string, afterSeq: bigint): Promise<{ fresh: boolean }> {
       let room = rooms.get(roomId);
-      const fresh = room === undefined;
+      // Not yet subscribed (by this call or one still in progress): events may have been missed.
+      const fresh = room === undefined || !room.active;
       if (room === undefined) {
         const channel = roomKeys.events(roomId);
-        room = { roomId, channel, sessions: new Set(), backlog: [], recent: [], draining: false, subscribed: Promise.resolve() };
+        room = {
+          roomId,
+          channel,
+          sessions: new Set(),
+          backlog: [],
+          recent: [],
+          draining: false,
+          subscribed: Promise.resolve(),
+          active: false,
+          lastSeq: 0n,
+        };
         rooms.set(roomId, room);
         byChannel.set(channel, room);
         room.subscribed = subscribe(room);

@@ -8,6 +8,9 @@ import type { ClockReporter } from "./clock-reporter.js";
 import type { RoomHub } from "./room-hub.js";
 import type { StreamSession } from "./stream-session.js";
 
+/** Sessions per RenewSessions call (the rooms service takes at most 10 000). */
+const RENEW_BATCH = 1000;
+
 /** The longest join code accepted before asking the rooms service. */
 const MAX_ROOM_CODE_LENGTH = 32;
 
@@ -47,17 +50,23 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     return roomId;
   }
 
-  /** Subscribes the session to its new room and answers with the state, fresh if needed. */
-  async function enterRoom(session: StreamSession, requestId: string, state: RoomState): Promise<void> {
+  /** Takes a session out of a room on the rooms service, in the background (the lease would expire anyway). */
+  function detachInBackground(session: StreamSession, roomId: string, leave: boolean): void {
+    const call = presence
+      .detachSession({ roomId, sessionId: session.id, leave })
+      .catch((err: unknown) => logger.warn({ err, roomId, sessionId: session.id }, "detach failed; the lease will expire"))
+      .finally(() => detaching.delete(call));
+    detaching.add(call);
+  }
+
+  /** Subscribes the session to its new room; resolves with the state to answer with, fresh if needed. */
+  async function enterRoom(session: StreamSession, state: RoomState): Promise<RoomState> {
     session.roomId = state.roomId;
     reporter.setRoom(session.id, state.roomId, "");
     const { fresh } = await hub.add(session, state.roomId, state.seq);
-    let current = state;
-    if (fresh) {
-      // Events between the attach and the subscription were not seen here: read again.
-      current = (await rooms.getRoomState({ roomId: state.roomId })).state ?? state;
-    }
-    session.endJoin(requestId, current);
+    if (!fresh) return state;
+    // Events between the attach and the subscription were not seen here: read again.
+    return (await rooms.getRoomState({ roomId: state.roomId })).state ?? state;
   }
 
   async function attach(
@@ -65,30 +74,35 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     requestId: string,
     room: { case: "roomCode"; value: string } | { case: "roomId"; value: string },
   ): Promise<void> {
-    session.beginJoin();
-    let state: RoomState | undefined;
+    session.holdEvents();
+    let answer: RoomState | undefined;
     try {
-      const res = await presence.attachSession({
+      const { state } = await presence.attachSession({
         sessionId: session.id,
         userId: session.user.userId,
         displayName: session.user.displayName,
         room,
       });
-      state = res.state;
       if (state === undefined) throw new ConnectError("rooms service sent no state", Code.Internal);
       const previous = session.roomId;
-      if (previous !== "" && previous !== state.roomId) {
+      if (previous === state.roomId) {
+        answer = state; // joined the room it is in: just the state again
+        return;
+      }
+      if (previous !== "") {
         leaveLocally(session);
-        await presence.detachSession({ roomId: previous, sessionId: session.id, leave: true });
+        detachInBackground(session, previous, true);
       }
-      if (session.roomId === state.roomId) {
-        session.endJoin(requestId, state); // joined the room it is in: just the state again
-      } else {
-        await enterRoom(session, requestId, state);
+      try {
+        answer = await enterRoom(session, state);
+      } catch (err) {
+        // Half in: undo, so the session is neither subscribed nor attached.
+        leaveLocally(session);
+        detachInBackground(session, state.roomId, false);
+        throw err;
       }
-    } catch (err) {
-      session.endJoin(requestId, undefined);
-      throw err;
+    } finally {
+      session.releaseEvents(requestId, answer);
     }
   }
 
@@ -153,14 +167,14 @@ export function createRoomRequests(deps: RoomRequestDeps) {
         session.sendError(requestId, Code.FailedPrecondition, "the stream is not in a room");
         return;
       }
+      session.holdEvents();
+      let state: RoomState | undefined;
       try {
-        const { state } = await rooms.getRoomState(
-          { roomId },
-          { headers: { authorization: session.authorization } },
-        );
-        if (state && session.roomId === roomId) session.sendRoomState(requestId, state);
+        state = (await rooms.getRoomState({ roomId }, { headers: { authorization: session.authorization } })).state;
       } catch (err) {
         answerError(session, requestId, err);
+      } finally {
+        session.releaseEvents(requestId, session.roomId === roomId ? state : undefined);
       }
     },
 
@@ -191,22 +205,25 @@ export function createRoomRequests(deps: RoomRequestDeps) {
       session.send({ message: { case: "roomLeft", value: { roomId, reason } } });
     },
 
-    /** A stream ended: it leaves its room (the member's grace period starts) and its clock state goes. */
+    /**
+     * A stream ended and its requests have settled: it leaves its room (the member's grace
+     * period starts) and its clock state goes.
+     */
     release(session: StreamSession): void {
       const roomId = leaveLocally(session);
       reporter.endSession(session.id, roomId);
-      if (roomId === "") return;
-      const call = presence
-        .detachSession({ roomId, sessionId: session.id, leave: false })
-        .catch((err: unknown) => logger.warn({ err, roomId, sessionId: session.id }, "detach failed; the lease will expire"))
-        .finally(() => detaching.delete(call));
-      detaching.add(call);
+      if (roomId !== "") detachInBackground(session, roomId, false);
     },
 
     /** Renews the leases of this gateway's streams in every room; drops the ones the room forgot. */
     async renewLeases(): Promise<void> {
+      const batches = hub.localRooms().flatMap(({ roomId, sessions }) => {
+        const out: Array<{ roomId: string; sessions: StreamSession[] }> = [];
+        for (let i = 0; i < sessions.length; i += RENEW_BATCH) out.push({ roomId, sessions: sessions.slice(i, i + RENEW_BATCH) });
+        return out;
+      });
       await Promise.all(
-        hub.localRooms().map(async ({ roomId, sessions }) => {
+        batches.map(async ({ roomId, sessions }) => {
           try {
             const { unknownSessionIds } = await presence.renewSessions({ roomId, sessionIds: sessions.map((s) => s.id) });
             const unknown = new Set(unknownSessionIds);
@@ -218,13 +235,16 @@ export function createRoomRequests(deps: RoomRequestDeps) {
       );
     },
 
-    /** Sends the room's state again to these streams (after a lost subscription or a gap). */
+    /** Sends the room's state again to these streams (after a lost subscription or a gap), read once for all. */
     async refetch(roomId: string, sessions: StreamSession[]): Promise<void> {
+      for (const s of sessions) s.holdEvents();
+      let state: RoomState | undefined;
       try {
-        const { state } = await rooms.getRoomState({ roomId });
-        if (state) for (const s of sessions) if (s.roomId === roomId) s.sendRoomState("", state);
+        state = (await rooms.getRoomState({ roomId })).state;
       } catch (err) {
         logger.warn({ err, roomId }, "room state refetch failed");
+      } finally {
+        for (const s of sessions) s.releaseEvents("", s.roomId === roomId ? state : undefined);
       }
     },
 

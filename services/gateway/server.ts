@@ -61,7 +61,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     logger,
     metrics,
     onMemberGone: (session, roomId, reason) => requests?.memberGone(session, roomId, reason),
-    onResubscribed: (roomId, sessions) => void requests?.refetch(roomId, sessions),
+    onMissed: (roomId, sessions) => void requests?.refetch(roomId, sessions),
   });
   requests = createRoomRequests({
     presence: createClient(PresenceService, roomsTransport),

@@ -39,7 +39,6 @@ export function createStreamCore(deps: StreamCoreDeps) {
       streamsPerUser.set(user.userId, open + 1);
       metrics.streams.inc({ kind });
       const session = new StreamSession(newId(), user, authorization, limits, clock.now());
-      session.onGap = (s) => s.runInOrder("", () => deps.rooms.state(s, ""));
       session.send({
         message: {
           case: "hello",
@@ -52,16 +51,16 @@ export function createStreamCore(deps: StreamCoreDeps) {
           },
         },
       });
-      let closed = false;
       const close = (reason: string) => {
-        if (closed) return;
-        closed = true;
+        if (session.ended) return;
+        session.ended = true;
         metrics.streams.dec({ kind });
         metrics.streamsEnded.inc({ reason });
         const left = (streamsPerUser.get(user.userId) ?? 1) - 1;
         if (left === 0) streamsPerUser.delete(user.userId);
         else streamsPerUser.set(user.userId, left);
-        deps.rooms.release(session);
+        // A join still in progress finishes first, so what it set up is undone too.
+        void session.settled().then(() => deps.rooms.release(session));
       };
       return { session, close };
     },

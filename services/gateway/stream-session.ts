@@ -35,17 +35,20 @@ export interface StreamLimits {
  */
 export class StreamSession {
   roomId = "";
-  /** Called when room events skip a seq (something was lost): the state should be refetched. */
-  onGap: ((session: StreamSession) => void) | undefined;
+  /** Set when the stream has ended: no new requests start, and what is in progress undoes itself. */
+  ended = false;
   private readonly outbound: OutboundQueue<ServerMessageInit>;
+  private failure: { err: unknown } | undefined;
+  private onFailure: Array<() => void> = [];
   private readonly pingLimiter: PingLimiter;
   private readonly pongs: PongRecord[] = [];
   private pingViolations = 0;
   private pendingRequests = 0;
   private requestChain: Promise<void> = Promise.resolve();
-  /** Room events at or below this seq are already in the state the client was sent. */
+  /** Room events at or below this seq (of room floorRoom) the client has already. */
   private eventFloor = 0n;
-  /** While joining: the room's events that arrived before its state was sent. */
+  private floorRoom = "";
+  /** While a room state is being fetched: the room's events that arrive meanwhile. */
   private held: ServerMessageInit[] | undefined;
 
   constructor(
@@ -60,9 +63,12 @@ export class StreamSession {
     this.pingLimiter = new PingLimiter(limits.maxPingsPerSecond, limits.pingBurst, nowMs);
   }
 
-  /** Queues a message for the client; a stream that cannot keep up is ended. */
+  /**
+   * Queues a message for the client; a stream that cannot keep up is ended. After the stream
+   * ended (normally or not), messages are dropped.
+   */
   send(message: ServerMessageInit): void {
-    if (!this.outbound.push(message)) {
+    if (this.outbound.push(message) === "full") {
       this.fail(
         new ConnectError(
           "stream is too slow: the server's buffer for it is full; reconnect and join again",
@@ -73,13 +79,13 @@ export class StreamSession {
   }
 
   /**
-   * Delivers a room event. While a join is in progress the event is held until the room
-   * state is sent; events the sent state already includes are skipped.
+   * Delivers a room event. While a room state is being fetched the event is held until the
+   * state is sent; events the client has (in a state or as events) are skipped.
    */
   deliverRoomEvent(event: ServerMessageInit): void {
     if (this.held) {
       if (this.held.length >= this.limits.outboundCapacity) {
-        this.fail(new ConnectError("stream is too slow: too many events while joining", Code.ResourceExhausted));
+        this.fail(new ConnectError("stream is too slow: too many events while fetching the room", Code.ResourceExhausted));
         return;
       }
       this.held.push(event);
@@ -87,34 +93,30 @@ export class StreamSession {
     }
     const seq = event.seq ?? 0n;
     if (seq <= this.eventFloor) return;
-    const gap = seq > this.eventFloor + 1n;
     this.eventFloor = seq;
     this.send(event);
-    if (gap) this.onGap?.(this);
   }
 
-  /** A join begins: room events are held from now on. */
-  beginJoin(): void {
-    this.held = [];
+  /** A room state is being fetched (join, refetch): room events are held from now on. */
+  holdEvents(): void {
+    this.held ??= [];
   }
 
   /**
-   * The join ends: `state` (the room state with its seq, or undefined when the join failed)
-   * is sent, then the held events newer than it.
+   * The fetch is done: `state` (undefined when it failed) is sent as the answer to
+   * `requestId`, then the held events newer than it. A state is never older than events the
+   * client already has: it was read after they were delivered.
    */
-  endJoin(requestId: string, state: RoomState | undefined): void {
+  releaseEvents(requestId: string, state: RoomState | undefined): void {
     const held = this.held ?? [];
     this.held = undefined;
-    if (state === undefined) return;
-    this.eventFloor = state.seq;
-    this.send({ requestId, message: { case: "roomState", value: state } });
+    if (state !== undefined) {
+      // Sequence numbers are per room: a state of another room starts its own count.
+      if (state.roomId !== this.floorRoom || state.seq > this.eventFloor) this.eventFloor = state.seq;
+      this.floorRoom = state.roomId;
+      this.send({ requestId, message: { case: "roomState", value: state } });
+    }
     for (const event of held) this.deliverRoomEvent(event);
-  }
-
-  /** Sends a fresh room state (refetch); later events continue from its seq. */
-  sendRoomState(requestId: string, state: RoomState): void {
-    if (state.seq > this.eventFloor) this.eventFloor = state.seq;
-    this.send({ requestId, message: { case: "roomState", value: state } });
   }
 
   /** Answers a request with an error; the stream goes on. */
@@ -124,7 +126,15 @@ export class StreamSession {
 
   /** Ends the stream with an error status (the writer rethrows it). */
   fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = { err };
     this.outbound.fail(err);
+    for (const listener of this.onFailure.splice(0)) listener();
+  }
+
+  /** Resolves when the stream fails (never, if it ends normally). */
+  whenFailed(): Promise<void> {
+    return this.failure ? Promise.resolve() : new Promise((resolve) => this.onFailure.push(resolve));
   }
 
   /** Ends the stream normally once everything queued is sent. */
@@ -169,6 +179,7 @@ export class StreamSession {
    * holding up pings. Beyond maxPendingRequests the request is refused.
    */
   runInOrder(requestId: string, task: () => Promise<void>): void {
+    if (this.ended) return;
     if (this.pendingRequests >= this.limits.maxPendingRequests) {
       this.sendError(requestId, Code.ResourceExhausted, "too many requests in progress on this stream");
       return;

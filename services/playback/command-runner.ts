@@ -56,7 +56,9 @@ export function createCommandRunner(deps: { store: PlaybackStore; clock: ClockSo
       next = { ...next, version: stored.version + 1 };
       const status = await store.commit(cmd.roomId, stored.version, cmd.djId, next, playbackEventBytes(cmd.roomId, next, nowMs, cmd.change));
       if (status === "OK") {
-        await hooks.committed(cmd.roomId, stored, next, nowMs).catch((err: unknown) => {
+        // Not awaited: the change is committed and announced; the hooks' own storage (BullMQ)
+        // may be slower or down, and the answer must not wait for it.
+        hooks.committed(cmd.roomId, stored, next, nowMs).catch((err: unknown) => {
           deps.logger.warn({ err, roomId: cmd.roomId, version: next.version }, "playback hook failed");
         });
         const change = cmd.change === "started" ? "STARTED" : PlaybackChange[cmd.change];

@@ -7,14 +7,13 @@ import { LUA_PROTO_ENCODER, LUA_PUBLISH_ROOM_EVENT } from "../common/room-events
  * checks, changes the room, and publishes the events of the change with their sequence
  * numbers, atomically. Every script gets KEYS = roomScriptKeys(roomId) and
  * ARGV = roomId, now (ms), grace (ms), empty-room TTL (ms), then its own arguments, and
- * answers {status, next due time or "", flag ("EMPTY", "REVIVED" or ""), room code}.
+ * answers {status, next due time or "", room code}.
  */
 const PRELUDE = `${LUA_ROOM_KEYS}${LUA_PROTO_ENCODER}${LUA_PUBLISH_ROOM_EVENT}
 local ROOM_ID = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local GRACE = tonumber(ARGV[3])
 local ROOM_TTL = tonumber(ARGV[4])
-local FLAG = ''
 -- RoomEvent fields and enums (groovebox/room/v1/room.proto)
 local EV_MEMBER_JOINED, EV_MEMBER_LEFT, EV_DJ_CHANGED = 10, 11, 12
 local LEAVE_LEFT, LEAVE_TIMED_OUT = 1, 2
@@ -49,10 +48,7 @@ local function add_member(user, name, connected)
   redis.call('HSET', K.members, user, name)
   redis.call('ZADD', K.memberOrder, joined_at, user)
   redis.call('HSET', K.memberSessions, user, 0)
-  if was_empty then
-    set_room_ttl(nil)
-    FLAG = 'REVIVED'
-  end
+  if was_empty then set_room_ttl(nil) end
   local dj = redis.call('GET', K.currentDj)
   if not dj then redis.call('SET', K.currentDj, user) end
   publish(EV_MEMBER_JOINED, pb_message(1, pb_string(1, user) .. pb_string(2, name) .. pb_double(3, joined_at)
@@ -86,10 +82,7 @@ local function remove_member(user, reason)
       redis.call('DEL', K.currentDj)
     end
   end
-  if redis.call('ZCARD', K.memberOrder) == 0 then
-    set_room_ttl(ROOM_TTL)
-    FLAG = 'EMPTY'
-  end
+  if redis.call('ZCARD', K.memberOrder) == 0 then set_room_ttl(ROOM_TTL) end
   return true
 end
 
@@ -111,7 +104,7 @@ local function next_due()
   return l
 end
 local function reply(status)
-  return {status, next_due(), FLAG, redis.call('HGET', K.meta, 'room_code') or ''}
+  return {status, next_due(), redis.call('HGET', K.meta, 'room_code') or ''}
 end
 `;
 
@@ -172,7 +165,7 @@ if not remove_member(ARGV[5], LEAVE_LEFT) then return reply('NOT_MEMBER') end
 return reply('OK')
 `);
 
-/** ARGV 5: lease ms; 6..: sessions. Answers a fifth element: the sessions the room does not know. */
+/** ARGV 5: lease ms; 6..: sessions. Answers a fourth element: the sessions the room does not know. */
 export const renewSessionsScript = script(`
 local unknown = {}
 local expiry = NOW + tonumber(ARGV[5])
@@ -184,7 +177,7 @@ for i = 6, #ARGV do
   end
 end
 local r = reply('OK')
-r[5] = unknown
+r[4] = unknown
 return r
 `);
 

@@ -1,6 +1,6 @@
 import { codeKey, presenceDueKey, roomScriptKeys } from "../common/keys.js";
 import { newId } from "../common/ids.js";
-import type { LuaScript, RedisClient } from "../common/redis.js";
+import { LuaScript, type RedisClient } from "../common/redis.js";
 import { decodePlaybackRecord } from "../playback/playback-record.js";
 import type { Timeline } from "../playback/timeline.js";
 import { generateRoomCode } from "./room-codes.js";
@@ -28,7 +28,7 @@ export interface RoomStoreOptions {
 /** What a room script answered: "OK" or why not. */
 export type ScriptStatus = "OK" | "NOT_FOUND" | "NOT_MEMBER" | "NOT_DJ" | "SESSION_TAKEN" | "EXISTS";
 
-type ScriptReply = [status: ScriptStatus, nextDue: string, flag: "" | "EMPTY" | "REVIVED", roomCode: string, extra?: string[]];
+type ScriptReply = [status: ScriptStatus, nextDue: string, roomCode: string, extra?: string[]];
 
 /** A room as stored, read in one atomic step. */
 export interface StoredRoom {
@@ -41,6 +41,23 @@ export interface StoredRoom {
   members: Array<{ userId: string; displayName: string; joinedAtMs: number; streams: number }>;
   seq: bigint;
 }
+
+/**
+ * The sweeper's update of a room's due time (the due set only; its own tag). ARGV: room, the
+ * time swept, the room's next due time ("" = nothing due). An entry later than the time swept
+ * was set by a change meanwhile: it stays, unless the new due time is earlier.
+ */
+const rescheduleScript = new LuaScript(`
+local current = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if current and tonumber(current) > tonumber(ARGV[2]) then
+  if ARGV[3] ~= '' then redis.call('ZADD', KEYS[1], 'LT', ARGV[3], ARGV[1]) end
+elseif ARGV[3] == '' then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+else
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+end
+return 1
+`);
 
 /** Redis lists of alternating field, value into a Map. */
 function pairs(flat: string[]): Map<string, string> {
@@ -55,7 +72,13 @@ function pairs(flat: string[]): Map<string, string> {
  * lifetime are brought in line (separate keys, so separate commands).
  */
 export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
-  async function run(script: LuaScript, roomId: string, nowMs: number, args: Array<string | number>): Promise<ScriptReply> {
+  async function run(
+    script: LuaScript,
+    roomId: string,
+    nowMs: number,
+    args: Array<string | number>,
+    sweeping = false,
+  ): Promise<ScriptReply> {
     const reply = (await script.run(redis, roomScriptKeys(roomId), [
       roomId,
       nowMs,
@@ -63,16 +86,23 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
       opts.emptyRoomTtlMs,
       ...args,
     ])) as ScriptReply;
-    if (reply[0] === "OK") await afterChange(roomId, reply);
+    if (reply[0] === "OK") await afterChange(roomId, reply, nowMs, sweeping);
     return reply;
   }
 
-  async function afterChange(roomId: string, [, nextDue, flag, roomCode]: ScriptReply): Promise<void> {
-    const ops: Array<Promise<unknown>> = [
-      nextDue === "" ? redis.zrem(presenceDueKey, roomId) : redis.zadd(presenceDueKey, nextDue, roomId),
-    ];
-    if (flag === "EMPTY" && roomCode !== "") ops.push(redis.pexpire(codeKey(roomCode), opts.emptyRoomTtlMs));
-    if (flag === "REVIVED" && roomCode !== "") ops.push(redis.persist(codeKey(roomCode)));
+  /**
+   * Keeps the room's entries beside its own keys in line after a change. These are other
+   * keys (other hash tags), written after the script, possibly by several rooms-service
+   * processes at once, so each write is safe in any order: the due time only moves earlier
+   * (except by the sweeper, which moves it on only from a time it has handled), and the code
+   * key's lifetime is set, not toggled: every change and lease renewal gives it the empty-room
+   * TTL again, so it lives while the room has members and expires with an empty room.
+   */
+  async function afterChange(roomId: string, [, nextDue, roomCode]: ScriptReply, nowMs: number, sweeping: boolean): Promise<void> {
+    const ops: Array<Promise<unknown>> = [];
+    if (sweeping) ops.push(rescheduleScript.run(redis, [presenceDueKey], [roomId, nowMs, nextDue]));
+    else if (nextDue !== "") ops.push(redis.zadd(presenceDueKey, "LT", nextDue, roomId));
+    if (roomCode !== "") ops.push(redis.pexpire(codeKey(roomCode), opts.emptyRoomTtlMs));
     await Promise.all(ops);
   }
 
@@ -123,11 +153,11 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
     /** Extends the leases of these streams; returns the ones the room does not know. */
     async renew(roomId: string, sessionIds: string[], nowMs: number): Promise<string[]> {
       const reply = await run(renewSessionsScript, roomId, nowMs, [opts.leaseMs, ...sessionIds]);
-      return reply[4] ?? [];
+      return reply[3] ?? [];
     },
 
     /** Applies expired leases and grace periods of one room. */
-    sweep: (roomId: string, nowMs: number) => run(sweepRoomScript, roomId, nowMs, []).then((r) => r[0]),
+    sweep: (roomId: string, nowMs: number) => run(sweepRoomScript, roomId, nowMs, [], true).then((r) => r[0]),
 
     /** Rooms with something due at or before `nowMs` (at most `limit`). */
     dueRooms: (nowMs: number, limit: number) => redis.zrangebyscore(presenceDueKey, "-inf", nowMs, "LIMIT", 0, limit),
