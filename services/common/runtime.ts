@@ -55,11 +55,15 @@ export interface Stoppable {
 
 /**
  * Runs a service process: starts it, and on SIGTERM or SIGINT stops it gracefully and exits 0
- * (a second signal exits at once). A bad configuration prints its message and exits 1.
+ * (a second signal, or a shutdown longer than the grace period and 5 s, exits at once with 1).
+ * A bad configuration prints its message and exits 1.
  */
-export function runMain(service: string, start: () => Promise<{ running: Stoppable; logger: Logger }>): void {
+export function runMain(
+  service: string,
+  start: () => Promise<{ running: Stoppable; logger: Logger; shutdownGraceMs: number }>,
+): void {
   start().then(
-    ({ running, logger }) => {
+    ({ running, logger, shutdownGraceMs }) => {
       let stopping = false;
       const onSignal = (signal: NodeJS.Signals) => {
         if (stopping) {
@@ -68,6 +72,11 @@ export function runMain(service: string, start: () => Promise<{ running: Stoppab
         }
         stopping = true;
         logger.info({ signal }, "shutting down");
+        // A dependency that does not answer (Redis gone) must not keep the process alive.
+        setTimeout(() => {
+          logger.error("shutdown did not finish in time; exiting");
+          process.exit(1);
+        }, shutdownGraceMs + 5000).unref();
         running.stop().then(
           () => {
             logger.info("stopped");
@@ -109,6 +118,7 @@ export function runService<S extends ConfigSpec>(
     rt.logger.info({ port }, `${service} listening`);
     return {
       logger: rt.logger,
+      shutdownGraceMs: rt.config.shutdownGraceMs,
       running: {
         async stop() {
           await server.stop();
