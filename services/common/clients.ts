@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type HandlerContext, type ServiceImpl, type Transport } from "@connectrpc/connect";
+import type { Client, HandlerContext, ServiceImpl, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { serviceCredentialsInterceptor } from "./auth/service-credentials.js";
 import type { TokenService } from "./auth/tokens.js";
@@ -35,11 +35,6 @@ export function createInternalTransport(
     }),
     close: () => sessionManager.abort(),
   };
-}
-
-/** A client of `service` over `transport`. */
-export function createInternalClient<S extends DescService>(service: S, transport: Transport): Client<S> {
-  return createClient(service, transport);
 }
 
 /** The headers a gateway passes on when it calls a service on the caller's behalf. */

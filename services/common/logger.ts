@@ -14,8 +14,3 @@ export function createLogger(service: string, level: LevelWithSilent | string = 
     formatters: { level: (label) => ({ level: label }) },
   });
 }
-
-/** A logger that writes nothing, for tests that do not look at logs. */
-export function createSilentLogger(): Logger {
-  return pino({ level: "silent" });
-}

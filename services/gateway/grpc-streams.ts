@@ -2,8 +2,8 @@ import * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ClientMessageSchema, SubscribeRequestSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
-import { bearerToken } from "../common/auth/gate.js";
-import { InvalidTokenError, type TokenService } from "../common/auth/tokens.js";
+import { authenticate } from "../common/auth/gate.js";
+import type { TokenService } from "../common/auth/tokens.js";
 import { DomainError, toConnectError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { requireId } from "../common/validate.js";
@@ -61,16 +61,6 @@ export function createGrpcStreams(deps: {
     const reset = setTimeout(() => !stream.closed && stream.close(http2.constants.NGHTTP2_CANCEL), TRAILERS_TIMEOUT_MS);
     reset.unref();
     stream.once("close", () => clearTimeout(reset));
-  }
-
-  async function authenticate(headers: http2.IncomingHttpHeaders) {
-    const token = bearerToken(new Headers({ authorization: String(headers.authorization ?? "") }));
-    if (token === undefined) throw new ConnectError("missing bearer token (Authorization: Bearer <token> from Login)", Code.Unauthenticated);
-    const principal = await deps.tokens.verify(token).catch((err: unknown) => {
-      throw err instanceof InvalidTokenError ? new ConnectError(err.message, Code.Unauthenticated) : err;
-    });
-    if (principal.kind !== "user") throw new ConnectError("this method needs a user credential", Code.PermissionDenied);
-    return principal;
   }
 
   /**
@@ -156,7 +146,7 @@ export function createGrpcStreams(deps: {
       if (headers["grpc-encoding"] !== undefined && headers["grpc-encoding"] !== "identity") {
         throw new ConnectError(`grpc-encoding ${String(headers["grpc-encoding"])} is not supported`, Code.Unimplemented);
       }
-      const user = await authenticate(headers);
+      const user = await authenticate(deps.tokens, headers.authorization, "user");
       opened = core.open(user, String(headers.authorization), kind);
       const session = opened.session;
       live.add(session);

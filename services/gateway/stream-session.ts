@@ -38,7 +38,7 @@ export class StreamSession {
   /** Set when the stream has ended: no new requests start, and what is in progress undoes itself. */
   ended = false;
   private readonly outbound: OutboundQueue<ServerMessageInit>;
-  private failure: { err: unknown } | undefined;
+  private failed = false;
   private onFailure: Array<() => void> = [];
   private readonly pingLimiter: PingLimiter;
   private readonly pongs: PongRecord[] = [];
@@ -126,15 +126,15 @@ export class StreamSession {
 
   /** Ends the stream with an error status (the writer rethrows it). */
   fail(err: unknown): void {
-    if (this.failure) return;
-    this.failure = { err };
+    if (this.failed) return;
+    this.failed = true;
     this.outbound.fail(err);
     for (const listener of this.onFailure.splice(0)) listener();
   }
 
   /** Resolves when the stream fails (never, if it ends normally). */
   whenFailed(): Promise<void> {
-    return this.failure ? Promise.resolve() : new Promise((resolve) => this.onFailure.push(resolve));
+    return this.failed ? Promise.resolve() : new Promise((resolve) => this.onFailure.push(resolve));
   }
 
   /** Ends the stream normally once everything queued is sent. */

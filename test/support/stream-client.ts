@@ -98,11 +98,6 @@ export class TestStream {
     this.abort.abort();
   }
 
-  /** Messages received and not yet taken. */
-  pending(): ServerMessage[] {
-    return [...this.buffer];
-  }
-
   /**
    * Takes the first buffered message that matches, waiting for one; rejects when the stream
    * ends first or nothing matches within `timeoutMs`. With `dropEarlier`, the messages before
