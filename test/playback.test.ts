@@ -92,9 +92,47 @@ describe("playback: the room's timeline", () => {
     const stopped = (await ada.playback.stop({ roomId }, ada.auth)).state!;
     expect(stopped).toMatchObject({ status: PlaybackStatus.IDLE, trackId: "", currentPosition: 0, version: 5n });
 
+    // Each event says on its own when devices (re)start; only resume and seek while playing do.
     const changes = [];
-    for (let i = 0; i < 4; i++) changes.push((await streams.cat.next("playbackChanged")).message.value.change);
-    expect(changes).toEqual([PlaybackChange.PAUSED, PlaybackChange.RESUMED, PlaybackChange.SEEKED, PlaybackChange.STOPPED]);
+    for (let i = 0; i < 4; i++) changes.push((await streams.cat.next("playbackChanged")).message.value);
+    expect(changes.map((c) => c.change)).toEqual([PlaybackChange.PAUSED, PlaybackChange.RESUMED, PlaybackChange.SEEKED, PlaybackChange.STOPPED]);
+    const [pausedEv, resumedEv, soughtEv, stoppedEv] = changes;
+    expect(pausedEv).toMatchObject({ positionMs: 10_000, startAtServerTime: 0, syncBufferMs: 0, serverTimestamp: paused.serverTimestamp, version: 2n });
+    expect(resumedEv).toMatchObject({
+      positionMs: 10_000,
+      startAtServerTime: resumed.startAtServerTime,
+      syncBufferMs: 100,
+      serverTimestamp: resumed.serverTimestamp,
+      version: 3n,
+    });
+    expect(soughtEv).toMatchObject({
+      positionMs: 90_000,
+      startAtServerTime: sought.startAtServerTime,
+      syncBufferMs: 100,
+      serverTimestamp: sought.serverTimestamp,
+      version: 4n,
+    });
+    expect(soughtEv!.startAtServerTime).toBe(sought.serverTimestamp + 100);
+    expect(stoppedEv).toMatchObject({ positionMs: 0, startAtServerTime: 0, syncBufferMs: 0, version: 5n });
+    close();
+  });
+
+  it("announces a seek while paused without a start", async () => {
+    const { roomId, streams, close } = await room();
+    await ada.playback.start({ roomId, trackId: "track-3" }, ada.auth);
+    clock.advance(100 + 3000);
+    await ada.playback.pause({ roomId }, ada.auth);
+    const sought = (await ada.playback.seek({ roomId, positionMs: 45_000 }, ada.auth)).state!;
+    expect(sought).toMatchObject({ status: PlaybackStatus.PAUSED, currentPosition: 45_000 });
+    await streams.bob.next("playbackChanged"); // paused
+    expect((await streams.bob.next("playbackChanged")).message.value).toMatchObject({
+      change: PlaybackChange.SEEKED,
+      positionMs: 45_000,
+      startAtServerTime: 0,
+      syncBufferMs: 0,
+      serverTimestamp: sought.serverTimestamp,
+      version: 3n,
+    });
     close();
   });
 

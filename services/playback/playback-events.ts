@@ -6,9 +6,19 @@ import type { Timeline } from "./timeline.js";
 
 export { PlaybackChange };
 
+/**
+ * True when a change makes the room's devices (re)start together at start_at_server_time:
+ * a resume, or a seek while playing. (A seek while paused keeps the last start's fields in the
+ * timeline; they describe no new start.)
+ */
+function restartsPlayback(change: PlaybackChange, next: Timeline): boolean {
+  return next.playing && (change === PlaybackChange.RESUMED || change === PlaybackChange.SEEKED);
+}
+
 /** The room event of a timeline change, as bytes for the room's channel. */
 export function playbackEventBytes(roomId: string, next: Timeline, nowMs: number, change: PlaybackChange | "started"): Uint8Array {
   const state = playbackStateAt(roomId, next, nowMs);
+  const version = BigInt(next.version);
   const event =
     change === "started"
       ? {
@@ -20,10 +30,21 @@ export function playbackEventBytes(roomId: string, next: Timeline, nowMs: number
             startAtServerTime: next.startAtServerTime,
             syncBufferMs: next.syncBufferMs,
             serverTimestamp: nowMs,
-            version: BigInt(next.version),
+            version,
             state,
           },
         }
-      : { case: "playbackChanged" as const, value: { roomId, change, state } };
+      : {
+          case: "playbackChanged" as const,
+          value: {
+            roomId,
+            change,
+            state,
+            ...(restartsPlayback(change, next) ? { startAtServerTime: next.startAtServerTime, syncBufferMs: next.syncBufferMs } : {}),
+            positionMs: next.anchorPositionMs,
+            serverTimestamp: nowMs,
+            version,
+          },
+        };
   return toBinary(RoomEventSchema, create(RoomEventSchema, { roomId, serverTimestamp: nowMs, event }));
 }
