@@ -2,7 +2,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ClockSampleService, ClockService, type ClockSample } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import type { ClockSource } from "../common/clock-source.js";
 import { invalidArgument } from "../common/errors.js";
-import { optionalId, requireFinite, requireId } from "../common/validate.js";
+import { optionalId, requireEpochMs, requireFinite, requireId } from "../common/validate.js";
 import type { SampleStore, SessionSamples } from "./sample-store.js";
 
 /** The most samples one RecordSamples call may carry. */
@@ -16,7 +16,7 @@ export function createClockService(clock: ClockSource): ServiceImpl<typeof Clock
   return {
     ping(req) {
       const serverReceiveTimeMs = clock.now();
-      requireFinite(req.clientSendTimeMs, "client_send_time_ms");
+      requireEpochMs(req.clientSendTimeMs, "client_send_time_ms");
       return { clientSendTimeMs: req.clientSendTimeMs, serverReceiveTimeMs, serverSendTimeMs: clock.now() };
     },
   };

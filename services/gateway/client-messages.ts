@@ -3,12 +3,14 @@ import type { ClientMessage, Ping } from "../../gen/groovebox/gateway/v1/gateway
 import type { SyncReport } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
+import { MAX_EPOCH_MS } from "../common/validate.js";
 import type { ClockReporter } from "./clock-reporter.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RoomRequests } from "./room-requests.js";
 import type { StreamSession } from "./stream-session.js";
 
 const MAX_REQUEST_ID_LENGTH = 64;
+const isEpochMs = (t: number) => Number.isFinite(t) && t >= 0 && t <= MAX_EPOCH_MS;
 /** A client's sync reports are kept at most this often; extra ones are ignored. */
 const REPORT_INTERVAL_MS = 1000;
 
@@ -30,8 +32,8 @@ export function createClientMessageHandler(deps: ClientMessageDeps) {
   const lastReport = new WeakMap<StreamSession, number>();
 
   function handlePing(session: StreamSession, requestId: string, ping: Ping, t1: number): void {
-    if (!Number.isFinite(ping.clientSendTimeMs)) {
-      session.sendError(requestId, Code.InvalidArgument, "ping.client_send_time_ms must be a finite number", ping.seq);
+    if (!isEpochMs(ping.clientSendTimeMs)) {
+      session.sendError(requestId, Code.InvalidArgument, `ping.client_send_time_ms must be a time between 0 and ${MAX_EPOCH_MS} (epoch ms)`, ping.seq);
       return;
     }
     if (!session.admitPing(t1)) {
@@ -48,7 +50,7 @@ export function createClientMessageHandler(deps: ClientMessageDeps) {
       },
     });
     const prev = ping.prev;
-    if (prev === undefined || !Number.isFinite(prev.clientReceiveTimeMs)) return;
+    if (prev === undefined || !isEpochMs(prev.clientReceiveTimeMs)) return;
     const pong = session.takePong(prev.seq);
     if (pong === undefined) return;
     deps.reporter.addSample({

@@ -5,7 +5,7 @@ import { principalKey, requireUser } from "../common/auth/gate.js";
 import type { ClockSource } from "../common/clock-source.js";
 import { invalidArgument, notFound, permissionDenied } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
-import { requireFinite, requireId, requireText } from "../common/validate.js";
+import { MAX_TRACK_MS, requireId, requireInRange, requireText } from "../common/validate.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { BufferOptions } from "./config.js";
 import { PlaybackChange } from "./playback-events.js";
@@ -24,10 +24,9 @@ export interface PlaybackServiceDeps {
   logger: Logger;
 }
 
-/** A position from a request: finite, not negative, and inside a known duration. */
+/** A position from a request: finite, in [0, 24 h], and inside a known duration. */
 function requirePosition(value: number, field: string, durationMs: number | undefined): number {
-  requireFinite(value, field);
-  if (value < 0) throw invalidArgument(`${field} must not be negative`);
+  requireInRange(value, field, 0, MAX_TRACK_MS);
   if (durationMs !== undefined && value >= durationMs) throw invalidArgument(`${field} must be below the track's duration`);
   return value;
 }
@@ -79,8 +78,8 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
       const dj = requireUser(ctx);
       const roomId = requireId(req.roomId, "room_id");
       const trackId = requireText(req.trackId, "track_id", 1, TRACK_ID_MAX);
-      const durationMs = req.trackDurationMs === undefined ? undefined : requireFinite(req.trackDurationMs, "track_duration_ms");
-      if (durationMs !== undefined && durationMs <= 0) throw invalidArgument("track_duration_ms must be positive");
+      const durationMs = req.trackDurationMs === undefined ? undefined : requireInRange(req.trackDurationMs, "track_duration_ms", 0, MAX_TRACK_MS);
+      if (durationMs === 0) throw invalidArgument("track_duration_ms must be positive");
       const positionMs = requirePosition(req.positionMs ?? 0, "position_ms", durationMs);
       const bufferMs = await bufferFor(roomId);
       const { next, nowMs } = await run({

@@ -40,7 +40,10 @@ export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof Roo
   return {
     async createRoom(req, ctx) {
       const user = requireUser(ctx);
-      const name = req.name.trim() === "" ? "" : requireText(req.name, "name", 1, ROOM_NAME_MAX);
+      if (req.name !== "" && req.name.trim() === "") {
+        throw invalidArgument("name must not be blank: leave it empty for a room without a name");
+      }
+      const name = req.name === "" ? "" : requireText(req.name, "name", 1, ROOM_NAME_MAX);
       const { roomId, roomCode } = await store.create({ name, userId: user.userId, displayName: user.displayName }, clock.now());
       logger.info({ roomId, roomCode, userId: user.userId }, "room created");
       return { state: (await readState(deps, roomId)).state };

@@ -21,8 +21,11 @@ export const file_groovebox_auth_v1_auth: GenFile = /*@__PURE__*/
  */
 export type LoginRequest = Message<"groovebox.auth.v1.LoginRequest"> & {
   /**
-   * The name other room members see. Leading and trailing white space is trimmed; the
-   * result must be 1 to 40 printable characters.
+   * The name other room members see. Leading and trailing white space is trimmed and the
+   * text NFC-normalised; the result must be 1 to 40 characters, with
+   * no control, invisible or direction-changing characters (bidi overrides and
+   * isolates, zero-width spaces and joiners outside emoji, BOM, ...) and at least one visible
+   * character.
    *
    * @generated from field: string display_name = 1;
    */
@@ -90,7 +93,7 @@ export const AuthService: GenService<{
   /**
    * Login creates a new guest user with the given display name and returns a token for it.
    * Errors: INVALID_ARGUMENT when the display name is empty (after trimming), longer than
-   * 40 characters, or holds control characters.
+   * 40 characters, or breaks the text rules of LoginRequest.display_name.
    *
    * @generated from rpc groovebox.auth.v1.AuthService.Login
    */

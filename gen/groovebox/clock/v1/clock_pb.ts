@@ -35,7 +35,8 @@ export const file_groovebox_clock_v1_clock: GenFile = /*@__PURE__*/
  */
 export type PingRequest = Message<"groovebox.clock.v1.PingRequest"> & {
   /**
-   * t0: when the client sent this request, by the client's clock (epoch ms).
+   * t0: when the client sent this request, by the client's clock (epoch ms): finite, 0 to
+   * 8.64e15 (the range of a JavaScript Date).
    *
    * @generated from field: double client_send_time_ms = 1;
    */
@@ -526,7 +527,7 @@ export const ClockService: GenService<{
   /**
    * Ping stamps the server's receive (t1) and send (t2) times. The client keeps t0 and
    * reads t3 when the answer arrives. Errors: INVALID_ARGUMENT when client_send_time_ms is
-   * not a finite number.
+   * out of its bounds.
    *
    * @generated from rpc groovebox.clock.v1.ClockService.Ping
    */

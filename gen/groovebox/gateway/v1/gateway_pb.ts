@@ -115,7 +115,9 @@ export type Ping = Message<"groovebox.gateway.v1.Ping"> & {
   seq: bigint;
 
   /**
-   * t0: when the client sent this ping, by the client's clock (epoch ms).
+   * t0: when the client sent this ping, by the client's clock (epoch ms): finite, 0 to
+   * 8.64e15 (the range of a JavaScript Date). Other values are answered with an error
+   * INVALID_ARGUMENT carrying this ping's seq.
    *
    * @generated from field: double client_send_time_ms = 2;
    */
@@ -150,7 +152,8 @@ export type PreviousPong = Message<"groovebox.gateway.v1.PreviousPong"> & {
   seq: bigint;
 
   /**
-   * t3: when that pong arrived, by the client's clock (epoch ms).
+   * t3: when that pong arrived, by the client's clock (epoch ms): finite, 0 to 8.64e15;
+   * a sample with another value is not recorded.
    *
    * @generated from field: double client_receive_time_ms = 2;
    */

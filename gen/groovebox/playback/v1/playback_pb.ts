@@ -137,21 +137,23 @@ export type StartRequest = Message<"groovebox.playback.v1.StartRequest"> & {
   roomId: string;
 
   /**
-   * The track to play: 1 to 256 characters, an id the clients resolve.
+   * The track to play: 1 to 256 characters, an id the clients resolve (the text rules of
+   * display names apply: no control, invisible or direction-changing characters).
    *
    * @generated from field: string track_id = 2;
    */
   trackId: string;
 
   /**
-   * Where in the track to start; default 0. Finite, not negative, below the duration.
+   * Where in the track to start; default 0. Finite, 0 to 86 400 000 (24 h), and below
+   * track_duration_ms when that is set.
    *
    * @generated from field: optional double position_ms = 3;
    */
   positionMs?: number | undefined;
 
   /**
-   * The track's length, when known: finite and positive.
+   * The track's length, when known: finite, above 0 and at most 86 400 000 (24 h).
    *
    * @generated from field: optional double track_duration_ms = 4;
    */
@@ -347,7 +349,7 @@ export type SeekRequest = Message<"groovebox.playback.v1.SeekRequest"> & {
   roomId: string;
 
   /**
-   * The new position: finite, not negative, below the duration when known.
+   * The new position: finite, 0 to 86 400 000 (24 h), below the duration when known.
    *
    * @generated from field: double position_ms = 2;
    */
@@ -786,7 +788,8 @@ export const PlaybackChangeSchema: GenEnum<PlaybackChange> = /*@__PURE__*/
  *
  * Common errors: UNAUTHENTICATED without a valid token; NOT_FOUND for an unknown room;
  * PERMISSION_DENIED for a caller who is not a member (reads) or not the DJ (changes);
- * INVALID_ARGUMENT for bad fields; UNAVAILABLE when a dependency is down.
+ * INVALID_ARGUMENT for bad fields (the message names the field; each field's bounds are
+ * documented below); UNAVAILABLE when a dependency is down.
  *
  * @generated from service groovebox.playback.v1.PlaybackService
  */

@@ -23,7 +23,10 @@ export const file_groovebox_room_v1_room: GenFile = /*@__PURE__*/
  */
 export type CreateRoomRequest = Message<"groovebox.room.v1.CreateRoomRequest"> & {
   /**
-   * An optional room name shown to members: up to 60 printable characters, trimmed.
+   * An optional room name shown to members: empty for none, else 1 to 60 characters after
+   * trimming (not blank), NFC-normalised, with no control, invisible or direction-changing
+   * characters (bidi overrides and isolates, zero-width spaces and joiners outside emoji,
+   * BOM, ...) and at least one visible character.
    *
    * @generated from field: string name = 1;
    */
