@@ -60,8 +60,8 @@ async function main(): Promise<void> {
     const roomList = bench.rooms;
     const joined = bench.ready.reduce((n, r) => n + r.joined, 0);
     await sleep(2000);
-    const before = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.port)));
-    const fanoutBefore = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.port, "gateway_room_event_fanout_seconds")));
+    const before = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.operatorPort)));
+    const fanoutBefore = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.operatorPort, "gateway_room_event_fanout_seconds")));
 
     process.stderr.write(`${joined} streams joined; publishing ${opts.rounds} rounds...\n`);
     const published = new Map<string, number>(); // "room:round" -> monotonic µs
@@ -81,8 +81,8 @@ async function main(): Promise<void> {
       await sleep(roundStart + opts["round-interval-ms"] - performance.now());
     }
     await sleep(2000);
-    const after = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.port)));
-    const fanoutAfter = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.port, "gateway_room_event_fanout_seconds")));
+    const after = await Promise.all(stack.gateways.map((g) => scrapeMetrics(g.operatorPort)));
+    const fanoutAfter = await Promise.all(stack.gateways.map((g) => scrapeHistogram(g.operatorPort, "gateway_room_event_fanout_seconds")));
     const arrivals = await bench.arrivals();
 
     const perStream: number[] = [];

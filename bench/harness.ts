@@ -14,7 +14,8 @@ import { freePort, redisServerInstalled, startLocalRedis, type LocalRedis } from
 import { spawnService, stopProcesses, waitHealthy, type ServiceName } from "../scripts/processes.js";
 
 export interface BenchStack {
-  gateways: Array<{ url: string; port: number; pid: number }>;
+  /** `operatorPort` serves GET /metrics and /healthz. */
+  gateways: Array<{ url: string; port: number; operatorPort: number; pid: number }>;
   /** The Redis the services use. */
   redisUrl: string;
   stop(): Promise<void>;
@@ -41,20 +42,22 @@ export async function startBenchStack(opts: { gateways: number; env?: Record<str
   const children: ChildProcess[] = [];
   // BENCH_GATEWAY_NODE_FLAGS adds node flags to the gateways, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? "").split(" ").filter(Boolean);
-  const start = async (name: ServiceName, port: number, extra: NodeJS.ProcessEnv = {}) => {
-    const child = spawnService(name, { ...env, ...extra }, undefined, name === "gateway" ? gatewayFlags : []);
+  const start = async (name: ServiceName, extra: NodeJS.ProcessEnv = {}) => {
+    const operatorPort = await freePort();
+    const operatorVar = `${name.toUpperCase()}_OPERATOR_PORT`;
+    const child = spawnService(name, { ...env, [operatorVar]: String(operatorPort), ...extra }, undefined, name === "gateway" ? gatewayFlags : []);
     children.push(child);
-    if (!(await waitHealthy(port))) throw new Error(`${name} did not start on port ${port}`);
-    return child;
+    if (!(await waitHealthy(operatorPort))) throw new Error(`${name} did not become healthy (operators' port ${operatorPort})`);
+    return { child, operatorPort };
   };
-  await start("clock", clockPort);
-  await start("rooms", roomsPort);
-  await start("playback", playbackPort);
+  await start("clock");
+  await start("rooms");
+  await start("playback");
   const gateways: BenchStack["gateways"] = [];
   for (let i = 0; i < opts.gateways; i++) {
     const port = await freePort();
-    const child = await start("gateway", port, { GATEWAY_PORT: String(port) });
-    gateways.push({ url: `http://127.0.0.1:${port}`, port, pid: child.pid! });
+    const { child, operatorPort } = await start("gateway", { GATEWAY_PORT: String(port) });
+    gateways.push({ url: `http://127.0.0.1:${port}`, port, operatorPort, pid: child.pid! });
   }
   return {
     gateways,
@@ -67,9 +70,9 @@ export async function startBenchStack(opts: { gateways: number; env?: Record<str
   };
 }
 
-/** A process's metrics from GET /metrics, summed over label sets. */
-export async function scrapeMetrics(port: number): Promise<Map<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+/** A process's metrics from GET /metrics on its operators' port, summed over label sets. */
+export async function scrapeMetrics(operatorPort: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
   const values = new Map<string, number>();
   for (const line of text.split("\n")) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
@@ -79,8 +82,8 @@ export async function scrapeMetrics(port: number): Promise<Map<string, number>> 
 }
 
 /** The cumulative bucket counts of a Prometheus histogram (le -> count). */
-export async function scrapeHistogram(port: number, name: string): Promise<Map<number, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+export async function scrapeHistogram(operatorPort: number, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${operatorPort}/metrics`)).text();
   const buckets = new Map<number, number>();
   const re = new RegExp(`^${name}_bucket\\{.*le="([^"]+)".*\\}\\s+(\\S+)`);
   for (const line of text.split("\n")) {

@@ -66,14 +66,14 @@ class PingStream {
 }
 
 /** Records the streams' pongs while `load` runs, with the gateway's CPU over the same time. */
-async function measure(gatewayPort: number, streams: PingStream[], recorder: Recorder, load: () => Promise<void>) {
+async function measure(gatewayOperatorPort: number, streams: PingStream[], recorder: Recorder, load: () => Promise<void>) {
   for (const s of streams) s.recorder = recorder;
-  const cpuBefore = (await scrapeMetrics(gatewayPort)).get("process_cpu_seconds_total")!;
+  const cpuBefore = (await scrapeMetrics(gatewayOperatorPort)).get("process_cpu_seconds_total")!;
   const start = now();
   await load();
   for (const s of streams) s.recorder = undefined;
   const seconds = (now() - start) / 1000;
-  const cpu = (await scrapeMetrics(gatewayPort)).get("process_cpu_seconds_total")! - cpuBefore;
+  const cpu = (await scrapeMetrics(gatewayOperatorPort)).get("process_cpu_seconds_total")! - cpuBefore;
   return {
     pingsPerSecond: round(recorder.pongs / seconds, 0),
     turnaroundMs: summarize(recorder.turnaround),
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   try {
     const tokens = await loginGuests(gw.url, Math.ceil(opts.streams / opts["streams-per-user"]));
     await sleep(1000);
-    const before = await scrapeMetrics(gw.port);
+    const before = await scrapeMetrics(gw.operatorPort);
 
     // Idle streams: memory.
     const shared = Array.from({ length: opts.connections }, () => leanConnection(gw.url));
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     const streams = Array.from({ length: opts.streams }, (_, i) => new PingStream(connectionFor(i), tokens[Math.floor(i / opts["streams-per-user"])]!));
     await Promise.all(streams.map((s) => s.ready));
     await sleep(3000);
-    const idle = await scrapeMetrics(gw.port);
+    const idle = await scrapeMetrics(gw.operatorPort);
     const perStream = (metric: string) => round((idle.get(metric)! - before.get(metric)!) / opts.streams / 1024, 1);
     const memory = {
       rssKiBPerStream: perStream("process_resident_memory_bytes"),
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       return timer;
     });
     await sleep(2000); // warm-up, not recorded
-    const steadyResult = await measure(gw.port, streams, steady, () => sleep(opts.seconds * 1000));
+    const steadyResult = await measure(gw.operatorPort, streams, steady, () => sleep(opts.seconds * 1000));
     for (const t of timers) clearInterval(t);
     process.stderr.write(`steady: ${JSON.stringify(steadyResult)}\n`);
     await sleep(1000);
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     const saturated: Recorder = { rtt: [], turnaround: [], pongs: 0 };
     let running = true;
     for (const s of streams) s.onPong = () => running && s.ping(false);
-    const saturation = await measure(gw.port, streams, saturated, async () => {
+    const saturation = await measure(gw.operatorPort, streams, saturated, async () => {
       for (const s of streams) s.ping(false);
       await sleep(opts["saturate-seconds"] * 1000);
       running = false;

@@ -25,12 +25,12 @@ export function spawnService(
   return spawn(process.execPath, [...NODE_FLAGS[name], ...extraFlags, resolve(`dist/services/${name}/main.js`)], { stdio, env });
 }
 
-/** Resolves true once GET /healthz on the port answers 200, false after `timeoutMs`. */
-export async function waitHealthy(port: number, timeoutMs = 15_000): Promise<boolean> {
+/** Resolves true once GET /healthz on the operators' port answers 200, false after `timeoutMs`. */
+export async function waitHealthy(operatorPort: number, timeoutMs = 15_000): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return true;
+      if ((await fetch(`http://127.0.0.1:${operatorPort}/healthz`)).ok) return true;
     } catch {
       // not listening yet
     }

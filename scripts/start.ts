@@ -10,11 +10,12 @@ import { resolve } from "node:path";
 import { redisAnswers, redisServerInstalled, startLocalRedis, type LocalRedis } from "./local-redis.js";
 import { spawnService, stopProcesses, waitHealthy } from "./processes.js";
 
+/** Each service with its operators' port (health, metrics), whose default is its port + 1000. */
 const SERVICES = [
-  { name: "clock", portVar: "CLOCK_PORT", port: 8081 },
-  { name: "rooms", portVar: "ROOMS_PORT", port: 8083 },
-  { name: "playback", portVar: "PLAYBACK_PORT", port: 8082 },
-  { name: "gateway", portVar: "GATEWAY_PORT", port: 8080 },
+  { name: "clock", operatorPortVar: "CLOCK_OPERATOR_PORT", operatorPort: 9081 },
+  { name: "rooms", operatorPortVar: "ROOMS_OPERATOR_PORT", operatorPort: 9083 },
+  { name: "playback", operatorPortVar: "PLAYBACK_OPERATOR_PORT", operatorPort: 9082 },
+  { name: "gateway", operatorPortVar: "GATEWAY_OPERATOR_PORT", operatorPort: 9080 },
 ] as const;
 
 const say = (line: string) => process.stderr.write(`[groovebox] ${line}\n`);
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void stopAll(0));
 
   for (const svc of SERVICES) {
-    const port = Number(process.env[svc.portVar] ?? svc.port);
+    const operatorPort = Number(process.env[svc.operatorPortVar] ?? svc.operatorPort);
     const child = spawnService(svc.name, process.env);
     children.push({ name: svc.name, child });
     child.once("exit", (code, signal) => {
@@ -69,14 +70,16 @@ async function main(): Promise<void> {
       say(`${svc.name} exited (${signal ?? code}); stopping the others`);
       void stopAll(1);
     });
-    if (!(await waitHealthy(port))) {
-      say(`${svc.name} did not become healthy on port ${port}`);
+    if (!(await waitHealthy(operatorPort))) {
+      say(`${svc.name} did not become healthy (GET /healthz on port ${operatorPort})`);
       await stopAll(1);
       return;
     }
   }
   const gatewayPort = process.env.GATEWAY_PORT ?? "8080";
+  const gatewayOperatorPort = process.env.GATEWAY_OPERATOR_PORT ?? "9080";
   say(`all services up; the public port is http://127.0.0.1:${gatewayPort} (Ctrl-C stops everything)`);
+  say(`health and metrics: http://127.0.0.1:${gatewayOperatorPort}/healthz and /metrics (each service: its port + 1000)`);
 }
 
 void main();

@@ -10,20 +10,29 @@ describe("health", () => {
   });
   afterAll(() => stack.stop().catch(() => undefined));
 
-  it("answers grpc.health.v1 Check and GET /healthz on every service", async () => {
-    const urls = [stack.gatewayUrls[0]!, stack.clockUrl, stack.roomsUrl, stack.playbackUrl];
-    for (const url of urls) {
+  it("answers grpc.health.v1 Check on every service's port, and GET /healthz and /metrics on its operators' port only", async () => {
+    const { operatorUrls: ops } = stack;
+    const services: Array<[string, string]> = [
+      [stack.gatewayUrls[0]!, ops.gateways[0]!],
+      [stack.clockUrl, ops.clock],
+      [stack.roomsUrl, ops.rooms],
+      [stack.playbackUrl, ops.playback],
+    ];
+    for (const [url, operatorUrl] of services) {
       const health = createClient(Health, grpcTransport(url));
       expect((await health.check({ service: "" })).status).toBe(Status.SERVING);
       await expect(health.check({ service: "no.such.Service" })).rejects.toMatchObject({ code: Code.NotFound });
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${operatorUrl}/healthz`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ status: "SERVING" });
-      const metrics = await fetch(`${url}/metrics`);
+      const metrics = await fetch(`${operatorUrl}/metrics`);
       expect(metrics.status).toBe(200);
       expect(metrics.headers.get("content-type")).toMatch(/^text\/plain/);
+      // The service's own (public, for the gateway) port does not serve them.
+      expect((await fetch(`${url}/metrics`)).status).toBe(404);
+      expect((await fetch(`${url}/healthz`)).status).toBe(404);
     }
-    expect(await (await fetch(`${stack.gatewayUrls[0]}/metrics`)).text()).toMatch(/^gateway_pings_total \d+/m);
+    expect(await (await fetch(`${ops.gateways[0]}/metrics`)).text()).toMatch(/^gateway_pings_total \d+/m);
     const gateway = createClient(Health, grpcTransport(stack.gatewayUrls[0]!));
     expect((await gateway.check({ service: "groovebox.gateway.v1.GatewayService" })).status).toBe(Status.SERVING);
   });

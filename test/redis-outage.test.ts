@@ -31,7 +31,7 @@ describeWithRedisServer("when Redis goes away", () => {
     const opts = { ...ada.auth, timeoutMs: 5000 };
     await expect(ada.rooms.createRoom({}, opts)).rejects.toMatchObject({ code: Code.Unavailable });
     await expect(ada.rooms.getRoomState({ roomId: room.roomId }, opts)).rejects.toMatchObject({ code: Code.Unavailable });
-    expect((await fetch(`${stack.roomsUrl}/healthz`)).status).toBe(503);
+    expect((await fetch(`${stack.operatorUrls.rooms}/healthz`)).status).toBe(503);
     // The clock edge does not touch Redis: pongs keep coming.
     await stream.send({ message: { case: "ping", value: { seq: 1n, clientSendTimeMs: Date.now() } } });
     expect((await stream.next("pong")).message.value.seq).toBe(1n);
@@ -39,7 +39,7 @@ describeWithRedisServer("when Redis goes away", () => {
     await redis.restart();
     const back = await retryUntilOk(() => ada.rooms.createRoom({}, opts));
     expect(back.state!.roomCode).toHaveLength(6);
-    expect((await fetch(`${stack.roomsUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${stack.operatorUrls.rooms}/healthz`)).status).toBe(200);
     // The gateway subscribed to the room again: events flow to the stream once more.
     await retryUntilOk(() => ada.rooms.setDj({ roomId: room.roomId, userId: bob.userId }, opts));
     expect((await stream.next("djChanged", 10_000)).message.value.currentDjId).toBe(bob.userId);

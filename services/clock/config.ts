@@ -3,6 +3,8 @@ import { numberSetting, portSetting } from "../common/config.js";
 /** The clock service's own settings (besides the common ones). */
 export const clockSettings = {
   port: portSetting("CLOCK_PORT", 8081),
+  /** GET /healthz and /metrics for operators (not on the public port). */
+  operatorPort: portSetting("CLOCK_OPERATOR_PORT", 9081),
   windowSize: numberSetting("CLOCK_WINDOW_SIZE", 16, { min: 1, max: 256, integer: true }),
   maxSampleAgeMs: numberSetting("CLOCK_MAX_SAMPLE_AGE_MS", 120_000, { min: 1000, integer: true }),
   maxRttMs: numberSetting("CLOCK_MAX_RTT_MS", 10_000, { min: 1 }),

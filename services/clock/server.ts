@@ -3,7 +3,7 @@ import type { TokenService } from "../common/auth/tokens.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
 import type { RedisClient } from "../common/redis.js";
-import { createRedisServiceServer, type ServiceServer } from "../common/server.js";
+import { createRedisServiceServer, type ServiceAddressOptions, type ServiceServer } from "../common/server.js";
 import { clockRoutes, clockServiceNames } from "./routes.js";
 import { createSampleStore, type SampleStoreOptions } from "./sample-store.js";
 
@@ -13,7 +13,7 @@ export interface ClockServerDeps {
   clock: ClockSource;
   logger: Logger;
   metrics: Registry;
-  options: SampleStoreOptions & { host: string; port: number; shutdownGraceMs: number };
+  options: SampleStoreOptions & ServiceAddressOptions;
 }
 
 /** The clock service process's server, wired from its dependencies; listens on start(). */

@@ -171,6 +171,8 @@ export const commonSettings = {
   nodeEnv: enumSetting("NODE_ENV", "development", ["development", "production", "test"]),
   logLevel: enumSetting("LOG_LEVEL", "info", ["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
   host: stringSetting("HOST", "127.0.0.1"),
+  /** Where the operators' port (health, metrics) listens: keep it off the public network. */
+  operatorHost: stringSetting("OPERATOR_HOST", "127.0.0.1"),
   redisUrl: urlSetting("REDIS_URL", "redis://127.0.0.1:6379", ["redis", "rediss"]),
   redisClusterNodes: hostPortListSetting("REDIS_CLUSTER_NODES"),
   jwtSecret: optionalStringSetting("JWT_SECRET", { minLength: 32 }),

@@ -109,13 +109,13 @@ export function runMain(
 export function runService<S extends ConfigSpec>(
   service: string,
   spec: S,
-  build: (rt: Runtime<S>) => { start(): Promise<number>; stop(): Promise<void> },
+  build: (rt: Runtime<S>) => { start(): Promise<number>; stop(): Promise<void>; operatorPort(): number },
 ): void {
   runMain(service, async () => {
     const rt = createRuntime(service, spec);
     const server = build(rt);
     const port = await server.start();
-    rt.logger.info({ port }, `${service} listening`);
+    rt.logger.info({ port, operatorPort: server.operatorPort() }, `${service} listening`);
     return {
       logger: rt.logger,
       shutdownGraceMs: rt.config.shutdownGraceMs,

@@ -3,18 +3,21 @@ import * as http2 from "node:http2";
 import { setMaxListeners } from "node:events";
 import * as net from "node:net";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { createHealthRegistry, createHealthService, ServingStatus, type HealthRegistry } from "./health.js";
+import { createHealthRegistry, createHealthService, type HealthRegistry } from "./health.js";
 import { createServerInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
+import { createOperatorServer } from "./operator-server.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
 
 export interface ServiceServerOptions {
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
+  /** Where GET /healthz and GET /metrics are served: the operators' port, not the public one. */
+  operator: { host: string; port: number };
   /** Registers the service's handlers; grpc.health.v1.Health is added here. */
   routes: (router: ConnectRouter) => void;
   logger: Logger;
@@ -45,8 +48,10 @@ export interface ServiceServerOptions {
 }
 
 export interface ServiceServer {
-  /** Listens; resolves with the port. */
+  /** Listens on the service's port and the operators' port; resolves with the service's port. */
   start(): Promise<number>;
+  /** The operators' port (after start). */
+  operatorPort(): number;
   /**
    * Graceful stop: health turns NOT_SERVING, no new connections, streams are ended with
    * UNAVAILABLE through their context signal, HTTP/2 connections get GOAWAY, and after
@@ -59,12 +64,21 @@ export interface ServiceServer {
 
 const HTTP2_PREFACE_START = "PRI";
 
+/** Where a service listens: its own port, the operators' port, and its shutdown grace. */
+export interface ServiceAddressOptions {
+  host: string;
+  port: number;
+  operatorHost: string;
+  operatorPort: number;
+  shutdownGraceMs: number;
+}
+
 /**
  * A groovebox service's server, wired the usual way: address and shutdown grace from the
  * service's options, and health that follows its Redis connection.
  */
 export function createRedisServiceServer(
-  deps: { logger: Logger; metrics: Registry; options: { host: string; port: number; shutdownGraceMs: number } },
+  deps: { logger: Logger; metrics: Registry; options: ServiceAddressOptions },
   spec: {
     serviceNames: readonly string[];
     /** The connection whose state decides readiness. */
@@ -76,6 +90,7 @@ export function createRedisServiceServer(
   return createServiceServer({
     host: deps.options.host,
     port: deps.options.port,
+    operator: { host: deps.options.operatorHost, port: deps.options.operatorPort },
     shutdownGraceMs: deps.options.shutdownGraceMs,
     logger: deps.logger,
     metrics: deps.metrics,
@@ -86,7 +101,8 @@ export function createRedisServiceServer(
 
 /**
  * Serves Connect, gRPC and gRPC-Web, over HTTP/2 cleartext (h2c, prior knowledge) and HTTP/1.1
- * on one port, plus GET /healthz and GET /metrics. Node cannot serve h2c and HTTP/1.1 on one
+ * on one port (with grpc.health.v1), and GET /healthz and GET /metrics on the operators' port
+ * (operator-server.ts). Node cannot serve h2c and HTTP/1.1 on one
  * server, so a plain TCP server looks at the first bytes of each connection and hands it to the
  * HTTP/2 or the HTTP/1.1 server.
  */
@@ -105,8 +121,8 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
     // Messages are small and mostly on fast links: compressing them costs more CPU than it saves.
     acceptCompression: [],
-    fallback: (req, res) => serveHttpEndpoints(req, res, opts),
   });
+  const operator = createOperatorServer({ ...opts.operator, health: opts.health, metrics: opts.metrics, logger: log });
 
   const h2 = http2.createServer(
     {
@@ -161,14 +177,17 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
   return {
     shutdownSignal: shutdown.signal,
-    start: () =>
-      new Promise((resolve, reject) => {
+    async start() {
+      await operator.start();
+      return new Promise((resolve, reject) => {
         tcp.once("error", reject);
         tcp.listen(opts.port, opts.host, () => {
           tcp.off("error", reject);
           resolve((tcp.address() as net.AddressInfo).port);
         });
-      }),
+      });
+    },
+    operatorPort: () => operator.port(),
     async stop() {
       opts.health.markShuttingDown();
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
@@ -185,6 +204,8 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       }, opts.shutdownGraceMs);
       await closed;
       clearTimeout(grace);
+      // Last: probes see NOT_SERVING while the service drains.
+      await operator.stop();
     },
   };
 }
@@ -235,32 +256,4 @@ function keepSessionAlive(session: http2.ServerHttp2Session, intervalMs: number,
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-/** GET /healthz (200 or 503, JSON) and GET /metrics (Prometheus text); 404 otherwise. */
-type Fallback = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
-
-function serveHttpEndpoints(req: Parameters<Fallback>[0], res: Parameters<Fallback>[1], opts: ServiceServerOptions): void {
-  const path = (req.url ?? "").split("?")[0];
-  if (req.method === "GET" && path === "/healthz") {
-    const serving = opts.health.status("") === ServingStatus.SERVING;
-    res.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
-    res.end(JSON.stringify({ status: serving ? "SERVING" : "NOT_SERVING" }));
-    return;
-  }
-  if (req.method === "GET" && path === "/metrics") {
-    opts.metrics.metrics().then(
-      (text) => {
-        res.writeHead(200, { "content-type": opts.metrics.contentType });
-        res.end(text);
-      },
-      () => {
-        res.writeHead(500);
-        res.end();
-      },
-    );
-    return;
-  }
-  res.writeHead(404, { "content-type": "text/plain" });
-  res.end("not found\n");
 }

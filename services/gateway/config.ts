@@ -3,6 +3,8 @@ import { booleanSetting, numberSetting, portSetting, urlSetting } from "../commo
 /** The gateway's own settings (besides the common ones). */
 export const gatewaySettings = {
   port: portSetting("GATEWAY_PORT", 8080),
+  /** GET /healthz and /metrics for operators (not on the public port). */
+  operatorPort: portSetting("GATEWAY_OPERATOR_PORT", 9080),
   clockUrl: urlSetting("CLOCK_URL", "http://127.0.0.1:8081", ["http", "https"]),
   playbackUrl: urlSetting("PLAYBACK_URL", "http://127.0.0.1:8082", ["http", "https"]),
   roomsUrl: urlSetting("ROOMS_URL", "http://127.0.0.1:8083", ["http", "https"]),

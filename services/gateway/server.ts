@@ -23,7 +23,7 @@ import { createRoomHub } from "./room-hub.js";
 import { createRoomRequests, type RoomRequests } from "./room-requests.js";
 import { gatewayRoutes, gatewayServiceNames } from "./routes.js";
 
-export type GatewayOptions = ConfigOf<typeof gatewaySettings> & { host: string; shutdownGraceMs: number };
+export type GatewayOptions = ConfigOf<typeof gatewaySettings> & { host: string; operatorHost: string; shutdownGraceMs: number };
 
 export interface GatewayServerDeps {
   redis: RedisClient;
@@ -114,6 +114,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       renewal.unref();
       return port;
     },
+    operatorPort: () => server.operatorPort(),
     /** Ends every stream (their rooms are told), flushes clock samples, closes the subscriber. */
     async stop(): Promise<void> {
       clearInterval(renewal);

@@ -3,6 +3,8 @@ import { numberSetting, portSetting, urlSetting } from "../common/config.js";
 /** The playback service's own settings (besides the common ones). */
 export const playbackSettings = {
   port: portSetting("PLAYBACK_PORT", 8082),
+  /** GET /healthz and /metrics for operators (not on the public port). */
+  operatorPort: portSetting("PLAYBACK_OPERATOR_PORT", 9082),
   clockUrl: urlSetting("CLOCK_URL", "http://127.0.0.1:8081", ["http", "https"]),
   /** The start buffer is clamp(multiplier x the room's max round trip, min, max). */
   rttMultiplier: numberSetting("SYNC_BUFFER_RTT_MULTIPLIER", 2, { min: 0 }),

@@ -6,7 +6,7 @@ import { createInternalTransport } from "../common/clients.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
 import { closeRedis, createQueueConnection, type RedisClient } from "../common/redis.js";
-import { createRedisServiceServer } from "../common/server.js";
+import { createRedisServiceServer, type ServiceAddressOptions } from "../common/server.js";
 import { createCommandRunner, type CommandRunner } from "./command-runner.js";
 import type { BufferOptions } from "./config.js";
 import { createPlaybackStore } from "./playback-store.js";
@@ -19,14 +19,12 @@ export interface PlaybackServerDeps {
   clock: ClockSource;
   logger: Logger;
   metrics: Registry;
-  options: BufferOptions & {
-    host: string;
-    port: number;
-    shutdownGraceMs: number;
-    clockUrl: string;
-    redisUrl: string;
-    redisClusterNodes: ReadonlyArray<{ host: string; port: number }>;
-  };
+  options: BufferOptions &
+    ServiceAddressOptions & {
+      clockUrl: string;
+      redisUrl: string;
+      redisClusterNodes: ReadonlyArray<{ host: string; port: number }>;
+    };
 }
 
 /** The playback service: the timeline commands, the track-end timer, and its server. */
@@ -62,6 +60,7 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
       trackEnd.start();
       return port;
     },
+    operatorPort: () => server.operatorPort(),
     async stop(): Promise<void> {
       await server.stop();
       await trackEnd.stop();

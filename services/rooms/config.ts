@@ -3,6 +3,8 @@ import { numberSetting, portSetting } from "../common/config.js";
 /** The rooms service's own settings (besides the common ones). */
 export const roomsSettings = {
   port: portSetting("ROOMS_PORT", 8083),
+  /** GET /healthz and /metrics for operators (not on the public port). */
+  operatorPort: portSetting("ROOMS_OPERATOR_PORT", 9083),
   /** How long a member whose streams all dropped stays in the room. */
   graceMs: numberSetting("ROOMS_GRACE_MS", 30_000, { min: 0, integer: true }),
   /** How long a stream stays attached without its gateway renewing it (gateways renew every 10 s). */

@@ -3,7 +3,7 @@ import type { TokenService } from "../common/auth/tokens.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
 import type { RedisClient } from "../common/redis.js";
-import { createRedisServiceServer } from "../common/server.js";
+import { createRedisServiceServer, type ServiceAddressOptions } from "../common/server.js";
 import { createPresenceSweeper } from "./presence-sweeper.js";
 import { createRoomStore, type RoomStoreOptions } from "./room-store.js";
 import { roomsRoutes, roomsServiceNames } from "./routes.js";
@@ -14,7 +14,7 @@ export interface RoomsServerDeps {
   clock: ClockSource;
   logger: Logger;
   metrics: Registry;
-  options: RoomStoreOptions & { host: string; port: number; shutdownGraceMs: number; sweepIntervalMs: number };
+  options: RoomStoreOptions & ServiceAddressOptions & { sweepIntervalMs: number };
 }
 
 /** The rooms service (rooms, presence, guest login) with its presence sweeper. */
@@ -34,6 +34,7 @@ export function createRoomsServer(deps: RoomsServerDeps) {
       sweeper.start();
       return port;
     },
+    operatorPort: () => server.operatorPort(),
     async stop(): Promise<void> {
       await sweeper.stop();
       await server.stop();

@@ -39,6 +39,8 @@ export interface StackOptions {
 export interface Stack {
   tokens: TokenService;
   gatewayUrls: string[];
+  /** Each service's operators' port (GET /healthz, /metrics); gateways in gatewayUrls' order. */
+  operatorUrls: { gateways: string[]; clock: string; rooms: string; playback: string };
   clockUrl: string;
   roomsUrl: string;
   playbackUrl: string;
@@ -54,7 +56,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const secret = randomBytes(32).toString("hex");
   const clock = opts.clock ?? systemClock;
   const tokens = createTokenService({ secret, clock });
-  const common = { host: "127.0.0.1", port: 0, shutdownGraceMs: 2000 };
+  const common = { host: "127.0.0.1", port: 0, operatorHost: "127.0.0.1", operatorPort: 0, shutdownGraceMs: 2000 };
+  const operatorUrl = (server: { operatorPort(): number }) => `http://127.0.0.1:${server.operatorPort()}`;
   const toStop: Array<() => Promise<void>> = [];
   const url = opts.redisUrl ?? testRedisUrl();
 
@@ -77,6 +80,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
   });
   const clockUrl = `http://127.0.0.1:${await clockServer.start()}`;
+  const operatorUrls: Stack["operatorUrls"] = { gateways: [], clock: operatorUrl(clockServer), rooms: "", playback: "" };
   toStop.push(() => clockServer.stop().finally(() => closeRedis(clockRedis)));
 
   const roomsRedis = testRedis("rooms", url);
@@ -89,6 +93,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     options: { ...common, graceMs: 30_000, leaseMs: 30_000, emptyRoomTtlMs: 60_000, sweepIntervalMs: 60_000, ...opts.rooms },
   });
   const roomsUrl = `http://127.0.0.1:${await rooms.start()}`;
+  operatorUrls.rooms = operatorUrl(rooms);
   toStop.push(() => rooms.stop().finally(() => closeRedis(roomsRedis)));
 
   const playbackRedis = testRedis("playback", url);
@@ -111,6 +116,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
   });
   const playbackUrl = `http://127.0.0.1:${await playback.start()}`;
+  operatorUrls.playback = operatorUrl(playback);
   toStop.push(() => playback.stop().finally(() => closeRedis(playbackRedis)));
 
   const gatewayUrls: string[] = [];
@@ -142,12 +148,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       },
     });
     gatewayUrls.push(`http://127.0.0.1:${await gateway.start()}`);
+    operatorUrls.gateways.push(operatorUrl(gateway));
     toStop.push(() => gateway.stop().finally(() => closeRedis(redis)));
   }
 
   return {
     tokens,
     gatewayUrls,
+    operatorUrls,
     clockUrl,
     roomsUrl,
     playbackUrl,
