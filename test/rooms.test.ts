@@ -177,12 +177,13 @@ describe("rooms: create, join, leave, DJ", () => {
 describe("rooms: presence and the grace period", () => {
   const clock = new ManualClock(1_800_000_000_000);
   const GRACE = 5_000;
+  const IDLE = 20_000;
   let stack: Stack;
   let gw: string;
   let ada: Guest;
   let bob: Guest;
   beforeAll(async () => {
-    stack = await startStack({ roomsClock: clock, rooms: { graceMs: GRACE, leaseMs: 60_000 } });
+    stack = await startStack({ roomsClock: clock, rooms: { graceMs: GRACE, idleMs: IDLE, leaseMs: 60_000 } });
     gw = stack.gatewayUrls[0]!;
     [ada, bob] = await Promise.all([guest(gw, "Ada"), guest(gw, "Bob")]);
   });
@@ -237,12 +238,15 @@ describe("rooms: presence and the grace period", () => {
     second.cancel();
   });
 
-  it("lets a member who joined by a call but never attached a stream go after the grace period", async () => {
+  it("lets a member who joined by a call but never attached a stream go after the idle period", async () => {
     const room = (await ada.rooms.createRoom({}, ada.auth)).state!;
     const adaStream = await ada.connect();
     await joinOnStream(adaStream, room.roomCode);
     await bob.rooms.joinRoom({ roomCode: room.roomCode }, bob.auth);
-    clock.advance(GRACE + 1);
+    clock.advance(IDLE - 1);
+    await sweep();
+    expect((await ada.rooms.getRoomState({ roomId: room.roomId }, ada.auth)).state!.members).toHaveLength(2);
+    clock.advance(2);
     await sweep();
     expect((await adaStream.next("memberLeft")).message.value).toMatchObject({ userId: bob.userId, reason: LeaveReason.TIMED_OUT });
     adaStream.cancel();

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { createContextKey, type Interceptor } from "@connectrpc/connect";
-import { toConnectError } from "./errors.js";
+import { Code, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { principalKey } from "./auth/gate.js";
+import { DomainError, toConnectError } from "./errors.js";
 import type { Logger } from "./logger.js";
 
 /** The id of the current request: the caller's x-request-id, or a new one. */
@@ -11,9 +12,12 @@ const REQUEST_ID_PATTERN = /^[\w.:-]{1,64}$/;
 
 /**
  * Gives every call a request id (answered in the x-request-id response header), logs calls
- * at debug and failures at warn, and maps whatever a handler throws to the right
- * ConnectError (see toConnectError). Streaming handlers map their own errors as they run:
- * wrapping every stream's messages in one more iterator here would tax every message.
+ * at debug, and maps whatever a handler throws to the right ConnectError (see
+ * toConnectError). A request refused by a rule of this service (not the DJ, not a member,
+ * unknown room, stale version, bad input) is logged at info with the caller and the room; a
+ * refusal passed on from another service is logged there, so only at debug here. Streaming
+ * handlers map their own errors as they run: wrapping every stream's messages in one more
+ * iterator here would tax every message.
  */
 export function createServerInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
@@ -29,7 +33,21 @@ export function createServerInterceptor(logger: Logger): Interceptor {
     } catch (err) {
       const mapped = toConnectError(err, log);
       mapped.metadata.set("x-request-id", requestId);
-      log.debug({ code: mapped.code, msg: mapped.rawMessage }, "call failed");
+      if (err instanceof DomainError) {
+        const principal = req.contextValues.get(principalKey);
+        const roomId = req.stream ? undefined : (req.message as { roomId?: unknown }).roomId;
+        log.info(
+          {
+            code: Code[mapped.code],
+            reason: mapped.rawMessage,
+            userId: principal?.kind === "user" ? principal.userId : undefined,
+            roomId: typeof roomId === "string" && roomId !== "" ? roomId : undefined,
+          },
+          "request refused",
+        );
+      } else {
+        log.debug({ code: mapped.code, msg: mapped.rawMessage }, "call failed");
+      }
       throw mapped;
     }
   };

@@ -18,6 +18,7 @@ import type { gatewaySettings } from "./config.js";
 import { createGatewayService } from "./gateway-service.js";
 import { createGrpcStreams } from "./grpc-streams.js";
 import { createStreamCore } from "./stream-core.js";
+import { createMemberActivity } from "./member-activity.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { createRoomHub } from "./room-hub.js";
 import { createRoomRequests, type RoomRequests } from "./room-requests.js";
@@ -63,8 +64,10 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     onMemberGone: (session, roomId, reason) => requests?.memberGone(session, roomId, reason),
     onMissed: (roomId, sessions) => void requests?.refetch(roomId, sessions),
   });
+  const presenceClient = createClient(PresenceService, roomsTransport);
+  const activity = createMemberActivity(presenceClient, logger);
   requests = createRoomRequests({
-    presence: createClient(PresenceService, roomsTransport),
+    presence: presenceClient,
     rooms: roomsClient,
     playback: playbackClient,
     hub,
@@ -101,8 +104,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       gateway: createGatewayService({ core, logger }),
       clock: createClockService(clock),
       auth: createUnaryProxy(AuthService, createClient(AuthService, roomsTransport)),
-      rooms: createUnaryProxy(RoomService, roomsClient),
-      playback: createUnaryProxy(PlaybackService, playbackClient),
+      rooms: activity.recording(createUnaryProxy(RoomService, roomsClient)),
+      playback: activity.recording(createUnaryProxy(PlaybackService, playbackClient)),
     }),
   });
 

@@ -5,8 +5,10 @@ export const roomsSettings = {
   port: portSetting("ROOMS_PORT", 8083),
   /** GET /healthz and /metrics for operators (not on the public port). */
   operatorPort: portSetting("ROOMS_OPERATOR_PORT", 9083),
-  /** How long a member whose streams all dropped stays in the room. */
+  /** How long a member whose streams all dropped stays in the room (at least). */
   graceMs: numberSetting("ROOMS_GRACE_MS", 30_000, { min: 0, integer: true }),
+  /** How long a member without a stream stays after their last call in the room. */
+  idleMs: numberSetting("ROOMS_IDLE_MS", 10 * 60_000, { min: 0, integer: true }),
   /** How long a stream stays attached without its gateway renewing it (gateways renew every 10 s). */
   leaseMs: numberSetting("ROOMS_SESSION_LEASE_MS", 30_000, { min: 1000, integer: true }),
   /** How long an empty room and its code live. */

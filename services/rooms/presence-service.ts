@@ -46,5 +46,11 @@ export function createPresenceService(deps: RoomServiceDeps): ServiceImpl<typeof
       const ids = req.sessionIds.map((id) => requireId(id, "session_ids"));
       return { unknownSessionIds: await store.renew(roomId, ids, clock.now()) };
     },
+
+    async touchMember(req) {
+      // Not a member (any more): nothing to keep, and nothing to tell the caller either.
+      await store.touch(requireId(req.roomId, "room_id"), requireId(req.userId, "user_id"), clock.now());
+      return {};
+    },
   };
 }

@@ -7,7 +7,14 @@ import { LUA_PROTO_ENCODER, LUA_PUBLISH_ROOM_EVENT } from "../common/room-events
  * checks, changes the room, and publishes the events of the change with their sequence
  * numbers, atomically. Every script gets KEYS = roomScriptKeys(roomId) and
  * ARGV = roomId, now (ms), grace (ms), empty-room TTL (ms), then its own arguments, and
- * answers {status, next due time or "", room code}.
+ * answers {status, next due time or "", room code, extra, changes}: `changes` lists what
+ * happened to the room's members ({'joined', user}, {'left', user, reason}, {'dj', previous,
+ * current, reason}), so the service can log it.
+ *
+ * Presence: `K.leaving` holds, per member, the time they leave unless a stream of theirs is
+ * attached then: the later of their last call in the room plus the idle period and their
+ * last stream's drop plus the grace period. A member with a stream attached stays whatever it
+ * says; the sweeper drops their entry once it has passed.
  */
 const PRELUDE = `${LUA_ROOM_KEYS}${LUA_PROTO_ENCODER}${LUA_PUBLISH_ROOM_EVENT}
 local ROOM_ID = ARGV[1]
@@ -22,12 +29,16 @@ local DJ_HANDOFF, DJ_SUCCESSION = 1, 2
 local ROOM_OWNED = {K.meta, K.currentDj, K.playback, K.members, K.memberOrder, K.memberSessions,
   K.sessions, K.sessionUsers, K.leaving, K.seq}
 
+local CHANGES = {}
+local function note(change) CHANGES[#CHANGES + 1] = change end
+
 local function publish(field, body)
   return publish_room_event(K.seq, K.events, pb_room_event(ROOM_ID, NOW, field, body))
 end
 local function room_exists() return redis.call('EXISTS', K.meta) == 1 end
 local function is_member(user) return redis.call('HEXISTS', K.members, user) == 1 end
 local function dj_changed(previous, current, reason)
+  note({'dj', previous, current, tostring(reason)})
   publish(EV_DJ_CHANGED, pb_string(1, previous) .. pb_string(2, current) .. pb_uint(3, reason))
 end
 local function set_room_ttl(ttl)
@@ -35,7 +46,9 @@ local function set_room_ttl(ttl)
     if ttl then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
   end
 end
-local function start_grace(user) redis.call('ZADD', K.leaving, NOW + GRACE, user) end
+-- Keeps a member until at least this time (GT: an earlier deadline never shortens a later one).
+local function keep_until(user, deadline) redis.call('ZADD', K.leaving, 'GT', deadline, user) end
+local function streams_of(user) return tonumber(redis.call('HGET', K.memberSessions, user) or '0') end
 
 -- Adds a member (and publishes member_joined); the first member of an empty room is its DJ.
 -- Members joining within the same instant still get a strict order (later joins sort later).
@@ -49,6 +62,7 @@ local function add_member(user, name, connected)
   redis.call('ZADD', K.memberOrder, joined_at, user)
   redis.call('HSET', K.memberSessions, user, 0)
   if was_empty then set_room_ttl(nil) end
+  note({'joined', user})
   local dj = redis.call('GET', K.currentDj)
   if not dj then redis.call('SET', K.currentDj, user) end
   publish(EV_MEMBER_JOINED, pb_message(1, pb_string(1, user) .. pb_string(2, name) .. pb_double(3, joined_at)
@@ -72,6 +86,7 @@ local function remove_member(user, reason)
   redis.call('ZREM', K.memberOrder, user)
   redis.call('ZREM', K.leaving, user)
   redis.call('HDEL', K.memberSessions, user)
+  note({'left', user, tostring(reason)})
   publish(EV_MEMBER_LEFT, pb_string(1, user) .. pb_uint(2, reason))
   if redis.call('GET', K.currentDj) == user then
     local heir = redis.call('ZRANGE', K.memberOrder, 0, 0)[1]
@@ -104,13 +119,13 @@ local function next_due()
   return l
 end
 local function reply(status)
-  return {status, next_due(), redis.call('HGET', K.meta, 'room_code') or ''}
+  return {status, next_due(), redis.call('HGET', K.meta, 'room_code') or '', {}, CHANGES}
 end
 `;
 
 const script = (body: string) => new LuaScript(PRELUDE + body);
 
-/** ARGV 5..8: code, name, creator id, creator name. The creator is DJ, in grace until a stream attaches. */
+/** ARGV 5..9: code, name, creator id, creator name, idle ms. The creator is DJ; creating is a call in the room. */
 export const createRoomScript = script(`
 if room_exists() then return reply('EXISTS') end
 redis.call('HSET', K.meta, 'room_id', ROOM_ID, 'room_code', ARGV[5], 'name', ARGV[6], 'created_at', ARGV[2])
@@ -119,15 +134,15 @@ redis.call('ZADD', K.memberOrder, ARGV[2], ARGV[7])
 redis.call('HSET', K.memberSessions, ARGV[7], 0)
 redis.call('SET', K.currentDj, ARGV[7])
 redis.call('SET', K.seq, 0)
-start_grace(ARGV[7])
+keep_until(ARGV[7], NOW + tonumber(ARGV[9]))
 return reply('OK')
 `);
 
-/** ARGV 5..6: user, name. A member without a stream gets the grace period to attach one. */
+/** ARGV 5..7: user, name, idle ms. Joining is a call in the room: the member stays for the idle period. */
 export const joinRoomScript = script(`
 if not room_exists() then return reply('NOT_FOUND') end
 add_member(ARGV[5], ARGV[6], false)
-if tonumber(redis.call('HGET', K.memberSessions, ARGV[5]) or '0') <= 0 then start_grace(ARGV[5]) end
+keep_until(ARGV[5], NOW + tonumber(ARGV[7]))
 return reply('OK')
 `);
 
@@ -145,7 +160,6 @@ if not owner then
   redis.call('HSET', K.sessionUsers, ARGV[5], ARGV[6])
   redis.call('HINCRBY', K.memberSessions, ARGV[6], 1)
 end
-redis.call('ZREM', K.leaving, ARGV[6])
 return reply('OK')
 `);
 
@@ -153,7 +167,7 @@ return reply('OK')
 export const detachSessionScript = script(`
 local user, left = drop_session(ARGV[5])
 if user and left <= 0 then
-  if ARGV[6] == '1' then remove_member(user, LEAVE_LEFT) else start_grace(user) end
+  if ARGV[6] == '1' then remove_member(user, LEAVE_LEFT) else keep_until(user, NOW + GRACE) end
 end
 return reply('OK')
 `);
@@ -181,15 +195,25 @@ r[4] = unknown
 return r
 `);
 
-/** Drops streams whose lease ran out (their users start the grace period) and members whose grace ran out. */
+/**
+ * Drops streams whose lease ran out (their users start the grace period) and members whose
+ * time ran out without a stream attached.
+ */
 export const sweepRoomScript = script(`
 for _, session in ipairs(redis.call('ZRANGEBYSCORE', K.sessions, '-inf', ARGV[2])) do
   local user, left = drop_session(session)
-  if user and left <= 0 then start_grace(user) end
+  if user and left <= 0 then keep_until(user, NOW + GRACE) end
 end
 for _, user in ipairs(redis.call('ZRANGEBYSCORE', K.leaving, '-inf', ARGV[2])) do
-  remove_member(user, LEAVE_TIMED_OUT)
+  if streams_of(user) > 0 then redis.call('ZREM', K.leaving, user) else remove_member(user, LEAVE_TIMED_OUT) end
 end
+return reply('OK')
+`);
+
+/** ARGV 5..6: user, idle ms. A member made a call in the room: they stay for the idle period. */
+export const touchMemberScript = script(`
+if not is_member(ARGV[5]) then return reply('NOT_MEMBER') end
+keep_until(ARGV[5], NOW + tonumber(ARGV[6]))
 return reply('OK')
 `);
 

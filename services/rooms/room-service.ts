@@ -55,7 +55,6 @@ export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof Roo
       const status = await store.join(roomId, user, clock.now());
       if (status === "NOT_FOUND") await store.forgetCode(roomCode, roomId);
       check(status);
-      logger.info({ roomId, userId: user.userId }, "member joined");
       return { state: (await readState(deps, roomId)).state };
     },
 
@@ -63,7 +62,6 @@ export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof Roo
       const user = requireUser(ctx);
       const roomId = requireId(req.roomId, "room_id");
       check(await store.leave(roomId, user.userId, clock.now()));
-      logger.info({ roomId, userId: user.userId }, "member left");
       return {};
     },
 
@@ -83,7 +81,6 @@ export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof Roo
       check(await store.setDj(roomId, user.userId, newDjId, clock.now()), {
         NOT_MEMBER: [Code.FailedPrecondition, "the new DJ is not a member of the room"],
       });
-      logger.info({ roomId, from: user.userId, to: newDjId }, "dj handed over");
       return { state: (await readState(deps, roomId)).state };
     },
   };

@@ -1,5 +1,7 @@
+import { DjChangeReason, LeaveReason } from "../../gen/groovebox/room/v1/room_pb.js";
 import { codeKey, presenceDueKey, roomScriptKeys } from "../common/keys.js";
 import { newId } from "../common/ids.js";
+import type { Logger } from "../common/logger.js";
 import { LuaScript, type RedisClient } from "../common/redis.js";
 import { decodePlaybackRecord } from "../playback/playback-record.js";
 import type { Timeline } from "../playback/timeline.js";
@@ -14,11 +16,14 @@ import {
   renewSessionsScript,
   setDjScript,
   sweepRoomScript,
+  touchMemberScript,
 } from "./room-scripts.js";
 
 export interface RoomStoreOptions {
-  /** How long a member without streams stays. */
+  /** How long a member whose last stream dropped stays at least. */
   graceMs: number;
+  /** How long a member without a stream stays after their last call in the room. */
+  idleMs: number;
   /** How long a stream stays attached without its gateway renewing it. */
   leaseMs: number;
   /** How long an empty room (and its code) lives. */
@@ -28,7 +33,24 @@ export interface RoomStoreOptions {
 /** What a room script answered: "OK" or why not. */
 export type ScriptStatus = "OK" | "NOT_FOUND" | "NOT_MEMBER" | "NOT_DJ" | "SESSION_TAKEN" | "EXISTS";
 
-type ScriptReply = [status: ScriptStatus, nextDue: string, roomCode: string, extra?: string[]];
+/** What a script did to the members: ['joined', user], ['left', user, reason], ['dj', previous, current, reason]. */
+type MemberChange = string[];
+
+type ScriptReply = [status: ScriptStatus, nextDue: string, roomCode: string, extra: string[], changes: MemberChange[]];
+
+const LEAVE_REASONS: Record<string, string> = { [LeaveReason.LEFT]: "member left", [LeaveReason.TIMED_OUT]: "member timed out" };
+
+/** Logs what a room script did to the room's members (joins, leaves, time-outs, DJ changes). */
+function logChanges(logger: Logger, roomId: string, changes: MemberChange[]): void {
+  for (const [kind, a, b, c] of changes) {
+    if (kind === "joined") logger.info({ roomId, userId: a }, "member joined");
+    else if (kind === "left") logger.info({ roomId, userId: a }, LEAVE_REASONS[b!] ?? "member left");
+    else if (kind === "dj") {
+      const reason = DjChangeReason[Number(c)]?.toLowerCase() ?? "unspecified";
+      logger.info({ roomId, previousDjId: a || undefined, djId: b, reason }, "dj changed");
+    }
+  }
+}
 
 /** A room as stored, read in one atomic step. */
 export interface StoredRoom {
@@ -71,7 +93,7 @@ function pairs(flat: string[]): Map<string, string> {
  * (one hash tag); afterwards the room's entry in the sweeper's due set and its code key's
  * lifetime are brought in line (separate keys, so separate commands).
  */
-export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
+export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logger: Logger) {
   async function run(
     script: LuaScript,
     roomId: string,
@@ -86,6 +108,7 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
       opts.emptyRoomTtlMs,
       ...args,
     ])) as ScriptReply;
+    logChanges(logger, roomId, reply[4]);
     if (reply[0] === "OK") await afterChange(roomId, reply, nowMs, sweeping);
     return reply;
   }
@@ -114,7 +137,7 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
         const roomId = newId();
         // SET NX claims the code: two rooms created at once never share one.
         if ((await redis.set(codeKey(roomCode), roomId, "NX")) !== "OK") continue;
-        await run(createRoomScript, roomId, nowMs, [roomCode, input.name, input.userId, input.displayName]);
+        await run(createRoomScript, roomId, nowMs, [roomCode, input.name, input.userId, input.displayName, opts.idleMs]);
         return { roomId, roomCode };
       }
       throw new Error("no free room code found");
@@ -131,7 +154,7 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
     },
 
     join: (roomId: string, user: { userId: string; displayName: string }, nowMs: number) =>
-      run(joinRoomScript, roomId, nowMs, [user.userId, user.displayName]).then((r) => r[0]),
+      run(joinRoomScript, roomId, nowMs, [user.userId, user.displayName, opts.idleMs]).then((r) => r[0]),
 
     attach: (
       roomId: string,
@@ -147,13 +170,16 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions) {
 
     leave: (roomId: string, userId: string, nowMs: number) => run(leaveRoomScript, roomId, nowMs, [userId]).then((r) => r[0]),
 
+    /** The member made a call in the room: without a stream they stay for the idle period. */
+    touch: (roomId: string, userId: string, nowMs: number) => run(touchMemberScript, roomId, nowMs, [userId, opts.idleMs]).then((r) => r[0]),
+
     setDj: (roomId: string, callerId: string, newDjId: string, nowMs: number) =>
       run(setDjScript, roomId, nowMs, [callerId, newDjId]).then((r) => r[0]),
 
     /** Extends the leases of these streams; returns the ones the room does not know. */
     async renew(roomId: string, sessionIds: string[], nowMs: number): Promise<string[]> {
       const reply = await run(renewSessionsScript, roomId, nowMs, [opts.leaseMs, ...sessionIds]);
-      return reply[3] ?? [];
+      return reply[3];
     },
 
     /** Applies expired leases and grace periods of one room. */

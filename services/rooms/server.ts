@@ -19,7 +19,7 @@ export interface RoomsServerDeps {
 
 /** The rooms service (rooms, presence, guest login) with its presence sweeper. */
 export function createRoomsServer(deps: RoomsServerDeps) {
-  const store = createRoomStore(deps.redis, deps.options);
+  const store = createRoomStore(deps.redis, deps.options, deps.logger);
   const sweeper = createPresenceSweeper({ store, clock: deps.clock, logger: deps.logger, intervalMs: deps.options.sweepIntervalMs });
   const server = createRedisServiceServer(deps, {
     serviceNames: roomsServiceNames,

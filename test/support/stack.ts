@@ -30,10 +30,12 @@ export interface StackOptions {
   roomsClock?: ClockSource;
   redisUrl?: string;
   gateways?: number;
-  rooms?: Partial<{ graceMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number }>;
+  rooms?: Partial<{ graceMs: number; idleMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number }>;
   clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
   gateway?: Partial<GatewayOptions>;
   buffer?: Partial<{ rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number }>;
+  /** The services' loggers (default: silent, see testLogger). */
+  logger?: (service: string) => Logger;
 }
 
 export interface Stack {
@@ -60,13 +62,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const operatorUrl = (server: { operatorPort(): number }) => `http://127.0.0.1:${server.operatorPort()}`;
   const toStop: Array<() => Promise<void>> = [];
   const url = opts.redisUrl ?? testRedisUrl();
+  const logger = opts.logger ?? testLogger;
 
   const clockRedis = testRedis("clock", url);
   const clockServer = createClockServer({
     redis: clockRedis,
     tokens,
     clock,
-    logger: testLogger("clock"),
+    logger: logger("clock"),
     metrics: new Registry(),
     options: {
       ...common,
@@ -88,9 +91,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redis: roomsRedis,
     tokens,
     clock: opts.roomsClock ?? clock,
-    logger: testLogger("rooms"),
+    logger: logger("rooms"),
     metrics: new Registry(),
-    options: { ...common, graceMs: 30_000, leaseMs: 30_000, emptyRoomTtlMs: 60_000, sweepIntervalMs: 60_000, ...opts.rooms },
+    options: { ...common, graceMs: 30_000, idleMs: 600_000, leaseMs: 30_000, emptyRoomTtlMs: 60_000, sweepIntervalMs: 60_000, ...opts.rooms },
   });
   const roomsUrl = `http://127.0.0.1:${await rooms.start()}`;
   operatorUrls.rooms = operatorUrl(rooms);
@@ -101,7 +104,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redis: playbackRedis,
     tokens,
     clock,
-    logger: testLogger("playback"),
+    logger: logger("playback"),
     metrics: new Registry(),
     options: {
       ...common,
@@ -126,7 +129,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       redis,
       tokens,
       clock,
-      logger: testLogger(`gateway-${i}`),
+      logger: logger(`gateway-${i}`),
       metrics: new Registry(),
       options: {
         ...common,

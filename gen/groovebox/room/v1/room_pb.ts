@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file groovebox/room/v1/room.proto.
  */
 export const file_groovebox_room_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("Chxncm9vdmVib3gvcm9vbS92MS9yb29tLnByb3RvEhFncm9vdmVib3gucm9vbS52MSIhChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJIkEKEkNyZWF0ZVJvb21SZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIkCg9Kb2luUm9vbVJlcXVlc3QSEQoJcm9vbV9jb2RlGAEgASgJIj8KEEpvaW5Sb29tUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIiYKE0dldFJvb21TdGF0ZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJDChRHZXRSb29tU3RhdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIwCgxTZXREalJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjwKDVNldERqUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUibAoGTWVtYmVyEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhkKEWpvaW5lZF9hdF90aW1lX21zGAMgASgBEg0KBWlzX2RqGAQgASgIEhEKCWNvbm5lY3RlZBgFIAEoCCLfAQoJUm9vbVN0YXRlEg8KB3Jvb21faWQYASABKAkSEQoJcm9vbV9jb2RlGAIgASgJEgwKBG5hbWUYAyABKAkSKgoHbWVtYmVycxgEIAMoCzIZLmdyb292ZWJveC5yb29tLnYxLk1lbWJlchIVCg1jdXJyZW50X2RqX2lkGAUgASgJEjYKCHBsYXliYWNrGAYgASgLMiQuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrU3RhdGUSGAoQc2VydmVyX3RpbWVzdGFtcBgHIAEoARILCgNzZXEYCCABKAQiOQoMTWVtYmVySm9pbmVkEikKBm1lbWJlchgBIAEoCzIZLmdyb292ZWJveC5yb29tLnYxLk1lbWJlciJNCgpNZW1iZXJMZWZ0Eg8KB3VzZXJfaWQYASABKAkSLgoGcmVhc29uGAIgASgOMh4uZ3Jvb3ZlYm94LnJvb20udjEuTGVhdmVSZWFzb24ibQoJRGpDaGFuZ2VkEhYKDnByZXZpb3VzX2RqX2lkGAEgASgJEhUKDWN1cnJlbnRfZGpfaWQYAiABKAkSMQoGcmVhc29uGAMgASgOMiEuZ3Jvb3ZlYm94LnJvb20udjEuRGpDaGFuZ2VSZWFzb24itgMKCVJvb21FdmVudBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIYChBzZXJ2ZXJfdGltZXN0YW1wGAMgASgBEjgKDW1lbWJlcl9qb2luZWQYCiABKAsyHy5ncm9vdmVib3gucm9vbS52MS5NZW1iZXJKb2luZWRIABI0CgttZW1iZXJfbGVmdBgLIAEoCzIdLmdyb292ZWJveC5yb29tLnYxLk1lbWJlckxlZnRIABIyCgpkal9jaGFuZ2VkGAwgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuRGpDaGFuZ2VkSAASQgoQcGxheWJhY2tfc3RhcnRlZBgNIAEoCzImLmdyb292ZWJveC5wbGF5YmFjay52MS5QbGF5YmFja1N0YXJ0ZWRIABJCChBwbGF5YmFja19jaGFuZ2VkGA4gASgLMiYuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrQ2hhbmdlZEgAEjwKDXBsYXliYWNrX3N5bmMYDyABKAsyIy5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tTeW5jSABCBwoFZXZlbnQigQEKFEF0dGFjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoJcm9vbV9jb2RlGAQgASgJSAASEQoHcm9vbV9pZBgFIAEoCUgAQgYKBHJvb20iRAoVQXR0YWNoU2Vzc2lvblJlc3BvbnNlEisKBXN0YXRlGAEgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuUm9vbVN0YXRlIkoKFERldGFjaFNlc3Npb25SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRINCgVsZWF2ZRgDIAEoCCIXChVEZXRhY2hTZXNzaW9uUmVzcG9uc2UiPAoUUmVuZXdTZXNzaW9uc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRITCgtzZXNzaW9uX2lkcxgCIAMoCSI0ChVSZW5ld1Nlc3Npb25zUmVzcG9uc2USGwoTdW5rbm93bl9zZXNzaW9uX2lkcxgBIAMoCSpeCgtMZWF2ZVJlYXNvbhIcChhMRUFWRV9SRUFTT05fVU5TUEVDSUZJRUQQABIVChFMRUFWRV9SRUFTT05fTEVGVBABEhoKFkxFQVZFX1JFQVNPTl9USU1FRF9PVVQQAipxCg5EakNoYW5nZVJlYXNvbhIgChxESl9DSEFOR0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASHAoYREpfQ0hBTkdFX1JFQVNPTl9IQU5ET0ZGEAESHwobREpfQ0hBTkdFX1JFQVNPTl9TVUNDRVNTSU9OEAIywgMKC1Jvb21TZXJ2aWNlElkKCkNyZWF0ZVJvb20SJC5ncm9vdmVib3gucm9vbS52MS5DcmVhdGVSb29tUmVxdWVzdBolLmdyb292ZWJveC5yb29tLnYxLkNyZWF0ZVJvb21SZXNwb25zZRJTCghKb2luUm9vbRIiLmdyb292ZWJveC5yb29tLnYxLkpvaW5Sb29tUmVxdWVzdBojLmdyb292ZWJveC5yb29tLnYxLkpvaW5Sb29tUmVzcG9uc2USVgoJTGVhdmVSb29tEiMuZ3Jvb3ZlYm94LnJvb20udjEuTGVhdmVSb29tUmVxdWVzdBokLmdyb292ZWJveC5yb29tLnYxLkxlYXZlUm9vbVJlc3BvbnNlEl8KDEdldFJvb21TdGF0ZRImLmdyb292ZWJveC5yb29tLnYxLkdldFJvb21TdGF0ZVJlcXVlc3QaJy5ncm9vdmVib3gucm9vbS52MS5HZXRSb29tU3RhdGVSZXNwb25zZRJKCgVTZXREahIfLmdyb292ZWJveC5yb29tLnYxLlNldERqUmVxdWVzdBogLmdyb292ZWJveC5yb29tLnYxLlNldERqUmVzcG9uc2UyvQIKD1ByZXNlbmNlU2VydmljZRJiCg1BdHRhY2hTZXNzaW9uEicuZ3Jvb3ZlYm94LnJvb20udjEuQXR0YWNoU2Vzc2lvblJlcXVlc3QaKC5ncm9vdmVib3gucm9vbS52MS5BdHRhY2hTZXNzaW9uUmVzcG9uc2USYgoNRGV0YWNoU2Vzc2lvbhInLmdyb292ZWJveC5yb29tLnYxLkRldGFjaFNlc3Npb25SZXF1ZXN0GiguZ3Jvb3ZlYm94LnJvb20udjEuRGV0YWNoU2Vzc2lvblJlc3BvbnNlEmIKDVJlbmV3U2Vzc2lvbnMSJy5ncm9vdmVib3gucm9vbS52MS5SZW5ld1Nlc3Npb25zUmVxdWVzdBooLmdyb292ZWJveC5yb29tLnYxLlJlbmV3U2Vzc2lvbnNSZXNwb25zZWIGcHJvdG8z", [file_groovebox_playback_v1_playback]);
+  fileDesc("Chxncm9vdmVib3gvcm9vbS92MS9yb29tLnByb3RvEhFncm9vdmVib3gucm9vbS52MSIhChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJIkEKEkNyZWF0ZVJvb21SZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIkCg9Kb2luUm9vbVJlcXVlc3QSEQoJcm9vbV9jb2RlGAEgASgJIj8KEEpvaW5Sb29tUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIiYKE0dldFJvb21TdGF0ZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJDChRHZXRSb29tU3RhdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIwCgxTZXREalJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjwKDVNldERqUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUibAoGTWVtYmVyEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhkKEWpvaW5lZF9hdF90aW1lX21zGAMgASgBEg0KBWlzX2RqGAQgASgIEhEKCWNvbm5lY3RlZBgFIAEoCCLfAQoJUm9vbVN0YXRlEg8KB3Jvb21faWQYASABKAkSEQoJcm9vbV9jb2RlGAIgASgJEgwKBG5hbWUYAyABKAkSKgoHbWVtYmVycxgEIAMoCzIZLmdyb292ZWJveC5yb29tLnYxLk1lbWJlchIVCg1jdXJyZW50X2RqX2lkGAUgASgJEjYKCHBsYXliYWNrGAYgASgLMiQuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrU3RhdGUSGAoQc2VydmVyX3RpbWVzdGFtcBgHIAEoARILCgNzZXEYCCABKAQiOQoMTWVtYmVySm9pbmVkEikKBm1lbWJlchgBIAEoCzIZLmdyb292ZWJveC5yb29tLnYxLk1lbWJlciJNCgpNZW1iZXJMZWZ0Eg8KB3VzZXJfaWQYASABKAkSLgoGcmVhc29uGAIgASgOMh4uZ3Jvb3ZlYm94LnJvb20udjEuTGVhdmVSZWFzb24ibQoJRGpDaGFuZ2VkEhYKDnByZXZpb3VzX2RqX2lkGAEgASgJEhUKDWN1cnJlbnRfZGpfaWQYAiABKAkSMQoGcmVhc29uGAMgASgOMiEuZ3Jvb3ZlYm94LnJvb20udjEuRGpDaGFuZ2VSZWFzb24itgMKCVJvb21FdmVudBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIYChBzZXJ2ZXJfdGltZXN0YW1wGAMgASgBEjgKDW1lbWJlcl9qb2luZWQYCiABKAsyHy5ncm9vdmVib3gucm9vbS52MS5NZW1iZXJKb2luZWRIABI0CgttZW1iZXJfbGVmdBgLIAEoCzIdLmdyb292ZWJveC5yb29tLnYxLk1lbWJlckxlZnRIABIyCgpkal9jaGFuZ2VkGAwgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuRGpDaGFuZ2VkSAASQgoQcGxheWJhY2tfc3RhcnRlZBgNIAEoCzImLmdyb292ZWJveC5wbGF5YmFjay52MS5QbGF5YmFja1N0YXJ0ZWRIABJCChBwbGF5YmFja19jaGFuZ2VkGA4gASgLMiYuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrQ2hhbmdlZEgAEjwKDXBsYXliYWNrX3N5bmMYDyABKAsyIy5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tTeW5jSABCBwoFZXZlbnQigQEKFEF0dGFjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoJcm9vbV9jb2RlGAQgASgJSAASEQoHcm9vbV9pZBgFIAEoCUgAQgYKBHJvb20iRAoVQXR0YWNoU2Vzc2lvblJlc3BvbnNlEisKBXN0YXRlGAEgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuUm9vbVN0YXRlIkoKFERldGFjaFNlc3Npb25SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRINCgVsZWF2ZRgDIAEoCCIXChVEZXRhY2hTZXNzaW9uUmVzcG9uc2UiPAoUUmVuZXdTZXNzaW9uc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRITCgtzZXNzaW9uX2lkcxgCIAMoCSI0ChVSZW5ld1Nlc3Npb25zUmVzcG9uc2USGwoTdW5rbm93bl9zZXNzaW9uX2lkcxgBIAMoCSI2ChJUb3VjaE1lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhUKE1RvdWNoTWVtYmVyUmVzcG9uc2UqXgoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIaChZMRUFWRV9SRUFTT05fVElNRURfT1VUEAIqcQoORGpDaGFuZ2VSZWFzb24SIAocREpfQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGERKX0NIQU5HRV9SRUFTT05fSEFORE9GRhABEh8KG0RKX0NIQU5HRV9SRUFTT05fU1VDQ0VTU0lPThACMsIDCgtSb29tU2VydmljZRJZCgpDcmVhdGVSb29tEiQuZ3Jvb3ZlYm94LnJvb20udjEuQ3JlYXRlUm9vbVJlcXVlc3QaJS5ncm9vdmVib3gucm9vbS52MS5DcmVhdGVSb29tUmVzcG9uc2USUwoISm9pblJvb20SIi5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIy5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElYKCUxlYXZlUm9vbRIjLmdyb292ZWJveC5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaJC5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJfCgxHZXRSb29tU3RhdGUSJi5ncm9vdmVib3gucm9vbS52MS5HZXRSb29tU3RhdGVSZXF1ZXN0GicuZ3Jvb3ZlYm94LnJvb20udjEuR2V0Um9vbVN0YXRlUmVzcG9uc2USSgoFU2V0RGoSHy5ncm9vdmVib3gucm9vbS52MS5TZXREalJlcXVlc3QaIC5ncm9vdmVib3gucm9vbS52MS5TZXREalJlc3BvbnNlMpsDCg9QcmVzZW5jZVNlcnZpY2USYgoNQXR0YWNoU2Vzc2lvbhInLmdyb292ZWJveC5yb29tLnYxLkF0dGFjaFNlc3Npb25SZXF1ZXN0GiguZ3Jvb3ZlYm94LnJvb20udjEuQXR0YWNoU2Vzc2lvblJlc3BvbnNlEmIKDURldGFjaFNlc3Npb24SJy5ncm9vdmVib3gucm9vbS52MS5EZXRhY2hTZXNzaW9uUmVxdWVzdBooLmdyb292ZWJveC5yb29tLnYxLkRldGFjaFNlc3Npb25SZXNwb25zZRJiCg1SZW5ld1Nlc3Npb25zEicuZ3Jvb3ZlYm94LnJvb20udjEuUmVuZXdTZXNzaW9uc1JlcXVlc3QaKC5ncm9vdmVib3gucm9vbS52MS5SZW5ld1Nlc3Npb25zUmVzcG9uc2USXAoLVG91Y2hNZW1iZXISJS5ncm9vdmVib3gucm9vbS52MS5Ub3VjaE1lbWJlclJlcXVlc3QaJi5ncm9vdmVib3gucm9vbS52MS5Ub3VjaE1lbWJlclJlc3BvbnNlYgZwcm90bzM", [file_groovebox_playback_v1_playback]);
 
 /**
  * The request of CreateRoom.
@@ -266,8 +266,8 @@ export type Member = Message<"groovebox.room.v1.Member"> & {
   isDj: boolean;
 
   /**
-   * True while at least one of the member's streams is attached; false during the grace
-   * period after the last one dropped (or before the first attaches).
+   * True while at least one of the member's streams is attached; false for a member who is
+   * here by their calls, or in the grace period after their last stream dropped.
    *
    * @generated from field: bool connected = 5;
    */
@@ -708,6 +708,49 @@ export const RenewSessionsResponseSchema: GenMessage<RenewSessionsResponse> = /*
   messageDesc(file_groovebox_room_v1_room, 21);
 
 /**
+ * The request of TouchMember.
+ *
+ * @generated from message groovebox.room.v1.TouchMemberRequest
+ */
+export type TouchMemberRequest = Message<"groovebox.room.v1.TouchMemberRequest"> & {
+  /**
+   * The room the call named.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * The user the gateway authenticated.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message groovebox.room.v1.TouchMemberRequest.
+ * Use `create(TouchMemberRequestSchema)` to create a new message.
+ */
+export const TouchMemberRequestSchema: GenMessage<TouchMemberRequest> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 22);
+
+/**
+ * The answer of TouchMember.
+ *
+ * @generated from message groovebox.room.v1.TouchMemberResponse
+ */
+export type TouchMemberResponse = Message<"groovebox.room.v1.TouchMemberResponse"> & {
+};
+
+/**
+ * Describes the message groovebox.room.v1.TouchMemberResponse.
+ * Use `create(TouchMemberResponseSchema)` to create a new message.
+ */
+export const TouchMemberResponseSchema: GenMessage<TouchMemberResponse> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 23);
+
+/**
  * Why a member left.
  *
  * @generated from enum groovebox.room.v1.LeaveReason
@@ -728,7 +771,7 @@ export enum LeaveReason {
   LEFT = 1,
 
   /**
-   * The member's streams dropped and the grace period ran out.
+   * The member had no stream and made no call for the grace or idle period.
    *
    * @generated from enum value: LEAVE_REASON_TIMED_OUT = 2;
    */
@@ -779,11 +822,14 @@ export const DjChangeReasonSchema: GenEnum<DjChangeReason> = /*@__PURE__*/
  * RoomService manages listening rooms. Every call needs `Authorization: Bearer <token>`
  * (from groovebox.auth.v1.AuthService/Login); without a valid one: UNAUTHENTICATED.
  *
- * A member is in a room while at least one of their gateway streams (Connect with join_room,
- * or Subscribe) is joined to it. When the last one drops, the member stays for a grace
- * period (30 s by default) so a reconnect does not flap, then leaves. A member who joined
- * with JoinRoom but never attaches a stream leaves when the grace period runs out. When the
- * DJ leaves, the longest-present member becomes DJ. An empty room expires.
+ * Presence: a member is in a room while at least one of their gateway streams (Connect with
+ * join_room, or Subscribe) is joined to it, or while they keep making calls in it. Every call
+ * that names the room (CreateRoom, JoinRoom, GetRoomState, SetDj, the PlaybackService calls)
+ * keeps a member without a stream for the idle period after it (10 minutes by default), so a
+ * shell with buf curl or a page between loads stays in the room. When the last stream drops,
+ * the member stays at least for a grace period (30 s by default) so a reconnect does not flap.
+ * A member leaves when neither holds any more. When the DJ leaves, the longest-present member
+ * becomes DJ. An empty room expires.
  *
  * @generated from service groovebox.room.v1.RoomService
  */
@@ -886,6 +932,18 @@ export const PresenceService: GenService<{
     methodKind: "unary";
     input: typeof RenewSessionsRequestSchema;
     output: typeof RenewSessionsResponseSchema;
+  },
+  /**
+   * TouchMember tells the room that a member made a call in it (the gateway does, for every
+   * public call naming the room): a member without a stream stays for the idle period after
+   * it. A user who is not a member is not added.
+   *
+   * @generated from rpc groovebox.room.v1.PresenceService.TouchMember
+   */
+  touchMember: {
+    methodKind: "unary";
+    input: typeof TouchMemberRequestSchema;
+    output: typeof TouchMemberResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_groovebox_room_v1_room, 1);
