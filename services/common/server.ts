@@ -9,6 +9,7 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createHealthRegistry, createHealthService, type HealthRegistry } from "./health.js";
 import { createServerInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
+import { createIdleConnectionPolicy } from "./idle-connections.js";
 import { createOperatorServer } from "./operator-server.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
 
@@ -38,6 +39,12 @@ export interface ServiceServerOptions {
   /** HTTP/2 PING interval on idle-looking connections; a peer that does not answer is dropped. */
   keepaliveIntervalMs?: number;
   keepaliveTimeoutMs?: number;
+  /**
+   * A connection that sends nothing, never finishes its headers, or has no call open is closed
+   * this long after it opened or its last call ended (see idle-connections.ts). Default 5 min:
+   * the gateway sets a short one on the public port.
+   */
+  idleTimeoutMs?: number;
   /** How long stop() waits for open calls before closing their connections. */
   shutdownGraceMs: number;
   /**
@@ -84,7 +91,7 @@ export function createRedisServiceServer(
     /** The connection whose state decides readiness. */
     redis: RedisClient;
     routes: ServiceServerOptions["routes"];
-  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream">,
+  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream" | "idleTimeoutMs">,
 ): ServiceServer {
   const { serviceNames, redis, ...rest } = spec;
   return createServiceServer({
@@ -152,8 +159,10 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const h2Sockets = new WeakSet<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
 
+  const idle = createIdleConnectionPolicy(opts.idleTimeoutMs ?? 300_000, h1);
   h2.on("session", (session) => {
     sessions.add(session);
+    idle.watchHttp2(session);
     const stopKeepalive = keepSessionAlive(session, opts.keepaliveIntervalMs ?? 30_000, opts.keepaliveTimeoutMs ?? 10_000);
     session.once("close", () => {
       stopKeepalive();
@@ -169,8 +178,12 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => log.debug({ err }, "socket error"));
     unrouted.add(socket);
+    const routed = idle.watchUnrouted(socket);
+    socket.once("close", routed);
     routeByPreface(socket, h2, h1, (isHttp2) => {
+      routed();
       unrouted.delete(socket);
+      if (!isHttp2) idle.watchHttp1(socket);
       if (isHttp2) h2Sockets.add(socket);
     });
   });

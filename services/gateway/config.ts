@@ -21,4 +21,9 @@ export const gatewaySettings = {
   leaseRenewMs: numberSetting("GATEWAY_LEASE_RENEW_MS", 10_000, { min: 100, integer: true }),
   /** gRPC clients' streams take the gateway's own lean path (grpc-streams.ts); off: all go through connect-es. */
   grpcFastPath: booleanSetting("GATEWAY_GRPC_FAST_PATH", true),
+  /**
+   * A public connection that sends nothing, never finishes its headers, or has no call open is
+   * closed this long after it opened or its last call ended (slow and idle clients).
+   */
+  idleTimeoutMs: numberSetting("GATEWAY_IDLE_TIMEOUT_MS", 10_000, { min: 100, integer: true }),
 };

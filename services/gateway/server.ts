@@ -99,6 +99,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     redis: subscriber, // the gateway uses Redis for its room channels only
     readMaxBytes: o.maxMessageBytes,
     takeStream,
+    idleTimeoutMs: o.idleTimeoutMs,
     routes: gatewayRoutes({
       tokens,
       gateway: createGatewayService({ core, logger }),

@@ -147,6 +147,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         sampleBatchMax: 1000,
         leaseRenewMs: 10_000,
         grpcFastPath: true,
+        idleTimeoutMs: 10_000,
         ...opts.gateway,
       },
     });
