@@ -43,6 +43,8 @@ export interface LocalRedis {
   process: ChildProcess;
   /** SIGTERM, and wait for it to exit (with AOF on, it writes its data first). */
   stop(): Promise<void>;
+  /** SIGKILL, and wait for it to exit: a crash, nothing more is written. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -55,13 +57,15 @@ export async function startLocalRedis(opts: {
   fsyncAlways?: boolean;
   /** Show redis-server's warnings on our stderr (npm start); tests and benchmarks keep it quiet. */
   showLogs?: boolean;
+  /** More redis-server options (they override the ones above). */
+  args?: string[];
 }): Promise<LocalRedis> {
   const persistence = opts.dir
     ? ["--dir", opts.dir, "--appendonly", "yes", "--appendfsync", opts.fsyncAlways ? "always" : "everysec"]
     : ["--appendonly", "no"];
   const child = spawn(
     "redis-server",
-    ["--port", String(opts.port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--maxmemory-policy", "noeviction", "--loglevel", "warning"],
+    ["--port", String(opts.port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--maxmemory-policy", "noeviction", "--loglevel", "warning", ...(opts.args ?? [])],
     { stdio: ["ignore", "ignore", opts.showLogs ? "inherit" : "ignore"] },
   );
   const deadline = Date.now() + 10_000;
@@ -72,15 +76,17 @@ export async function startLocalRedis(opts: {
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  const signal = async (name: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill(name);
+    await exited;
+  };
   return {
     port: opts.port,
     url: `redis://127.0.0.1:${opts.port}`,
     process: child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
-    },
+    stop: () => signal("SIGTERM"),
+    kill: () => signal("SIGKILL"),
   };
 }

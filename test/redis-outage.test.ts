@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { guest, joinOnStream } from "./support/rooms-client.js";
-import { redisServerAvailable, startRedisServer, type PrivateRedis } from "./support/redis-server.js";
+import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from "./support/redis-server.js";
 import { startStack, type Stack } from "./support/stack.js";
 
 // Needs a Redis of its own to stop and start: runs where redis-server is installed.
@@ -10,12 +10,12 @@ describeWithRedisServer("when Redis goes away", () => {
   let redis: PrivateRedis;
   let stack: Stack;
   beforeAll(async () => {
-    redis = await startRedisServer({ persist: true });
-    stack = await startStack({ redisUrl: redis.url });
+    redis = await startPrivateRedis({ persist: true });
+    stack = await startStack({ redis: redis.target });
   });
   afterAll(async () => {
     await stack.stop();
-    await redis.stop();
+    await redis.destroy();
   });
 
   it("answers UNAVAILABLE instead of hanging, keeps answering pings, and recovers by itself", async () => {

@@ -37,7 +37,7 @@ export function requestReadError(err: unknown): unknown {
 function isRedisConnectionError(err: Error): boolean {
   return (
     err.name === "MaxRetriesPerRequestError" ||
-    /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ClusterAllFailedError|None of startup nodes/i.test(
+    /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ClusterAllFailedError|None of startup nodes|Cluster isn't ready|CLUSTERDOWN|Too many Cluster redirections|TRYAGAIN/i.test(
       err.message,
     )
   );

@@ -44,6 +44,10 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
       ? new Cluster([...opts.clusterNodes], {
           redisOptions: { ...base, retryStrategy: undefined } as Cluster["options"]["redisOptions"],
           clusterRetryStrategy: base.retryStrategy!,
+          // The cluster client has no time limit for commands queued while no node is reachable:
+          // fail them at once instead (callers answer UNAVAILABLE), as a single Redis does after
+          // commandTimeout.
+          enableOfflineQueue: false,
           enableAutoPipelining: true,
           // Sharded pub/sub needs subscribers per shard; refreshing slots keeps them across a
           // failover (ioredis 5 otherwise loses sharded subscriptions).

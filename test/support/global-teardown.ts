@@ -1,4 +1,20 @@
-/** Stops the private redis-server of the test run, if one was started. */
+/**
+ * Stops the private Redis (or cluster) of the test run, if one was started, and removes its
+ * files. On a cluster it first checks that the run's rooms and sessions landed on every master:
+ * otherwise the cluster run would not have proven much.
+ */
 export default async function globalTeardown(): Promise<void> {
-  await globalThis.__GROOVEBOX_TEST_REDIS__?.stop();
+  const redis = globalThis.__GROOVEBOX_TEST_REDIS__;
+  if (redis === undefined) return;
+  try {
+    const masters = await redis.keysPerMaster?.();
+    if (masters !== undefined) {
+      process.stdout.write(`Redis Cluster keys per master: ${masters.map((m) => `:${m.port} ${m.keys}`).join(", ")}\n`);
+      if (masters.length < 3 || masters.some((m) => m.keys === 0)) {
+        throw new Error("the test run did not use every master of the cluster");
+      }
+    }
+  } finally {
+    await redis.destroy();
+  }
 }

@@ -1,33 +1,77 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, redisServerInstalled, startLocalRedis, type LocalRedis } from "../../scripts/local-redis.ts"; // .ts: Jest loads global setup without its module mapper
+// .ts: Jest loads global setup (which imports this file) without its module mapper.
+import { startLocalRedisCluster } from "../../scripts/local-redis-cluster.ts";
+import { freePort, redisServerInstalled, startLocalRedis, type LocalRedis } from "../../scripts/local-redis.ts";
 
 export const redisServerAvailable = redisServerInstalled;
 
-export interface PrivateRedis {
+/**
+ * What the tests run on: one Redis (`npm test`), or a Redis Cluster of 3 masters and 3 replicas
+ * (`npm run test:cluster`, which sets GROOVEBOX_TEST_REDIS=cluster). The one switch: everything
+ * else follows from it.
+ */
+export type TestRedisMode = "single" | "cluster";
+export const testRedisMode = (): TestRedisMode => (process.env.GROOVEBOX_TEST_REDIS === "cluster" ? "cluster" : "single");
+
+/** Where services connect: a single Redis's URL, or (when not empty) a cluster's nodes. */
+export interface RedisTarget {
   url: string;
-  port: number;
-  /** Stops the server and waits for it to exit. */
+  clusterNodes: Array<{ host: string; port: number }>;
+}
+
+export interface PrivateRedis {
+  target: RedisTarget;
+  /** The environment the services read the target from (REDIS_URL, REDIS_CLUSTER_NODES). */
+  env: { REDIS_URL: string; REDIS_CLUSTER_NODES: string };
+  /** Stops every server and waits for them to exit. */
   stop(): Promise<void>;
-  /** Starts it again on the same port (after stop()). */
+  /** Starts them again on the same ports (after stop()); a cluster is ok again when this resolves. */
   restart(): Promise<void>;
+  /** Stops them and removes their files. */
+  destroy(): Promise<void>;
+  /** A cluster's masters with the number of keys each holds. */
+  keysPerMaster?(): Promise<Array<{ port: number; keys: number }>>;
 }
 
 /**
- * Starts a private, throw-away redis-server on a free port. With `persist`, it keeps an
- * append-only file in a temporary folder, so its data survives stop() and restart().
+ * Starts a private, throw-away Redis of the run's mode on free ports. With `persist`, it keeps
+ * append-only files (fsync always) in a temporary folder, so its data survives stop() and
+ * restart().
  */
-export async function startRedisServer(opts: { persist?: boolean } = {}): Promise<PrivateRedis> {
+export async function startPrivateRedis(opts: { persist?: boolean; mode?: TestRedisMode } = {}): Promise<PrivateRedis> {
+  return (opts.mode ?? testRedisMode()) === "cluster" ? startPrivateCluster(opts) : startPrivateSingle(opts);
+}
+
+async function startPrivateSingle(opts: { persist?: boolean }): Promise<PrivateRedis> {
   const port = await freePort();
   const dir = opts.persist ? mkdtempSync(join(tmpdir(), "groovebox-redis-")) : undefined;
   let current: LocalRedis = await startLocalRedis({ port, dir, fsyncAlways: true });
   return {
-    url: current.url,
-    port,
+    target: { url: current.url, clusterNodes: [] },
+    env: { REDIS_URL: current.url, REDIS_CLUSTER_NODES: "" },
     stop: () => current.stop(),
     async restart() {
       current = await startLocalRedis({ port, dir, fsyncAlways: true });
     },
+    async destroy() {
+      await current.stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startPrivateCluster(opts: { persist?: boolean }): Promise<PrivateRedis> {
+  const cluster = await startLocalRedisCluster({ persist: opts.persist });
+  const first = cluster.nodes[0]!;
+  const url = `redis://${first.host}:${first.port}`;
+  return {
+    target: { url, clusterNodes: cluster.nodes },
+    env: { REDIS_URL: url, REDIS_CLUSTER_NODES: cluster.nodeList },
+    stop: () => cluster.stop(),
+    restart: () => cluster.restart(),
+    destroy: () => cluster.destroy(),
+    keysPerMaster: () => cluster.keysPerMaster(),
   };
 }

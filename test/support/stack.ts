@@ -1,34 +1,44 @@
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { Registry } from "prom-client";
 import { createTokenService, type TokenService } from "../../services/common/auth/tokens.js";
 import { systemClock, type ClockSource } from "../../services/common/clock-source.js";
+import { hostPortListSetting } from "../../services/common/config.js";
 import { createLogger, type Logger } from "../../services/common/logger.js";
 import { closeRedis, createRedis, type RedisClient } from "../../services/common/redis.js";
 import { createClockServer } from "../../services/clock/server.js";
 import { createGatewayServer, type GatewayOptions } from "../../services/gateway/server.js";
 import { createRoomsServer } from "../../services/rooms/server.js";
 import { createPlaybackServer } from "../../services/playback/server.js";
+import { eventually } from "./eventually.js";
+import type { RedisTarget } from "./redis-server.js";
 
-/** The Redis of the test run (see global-setup.ts). */
-export const testRedisUrl = () => process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/** The Redis of the test run (see global-setup.ts): read as the services read it. */
+export function testRedisTarget(): RedisTarget {
+  return {
+    url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    clusterNodes: hostPortListSetting("REDIS_CLUSTER_NODES").parse(process.env.REDIS_CLUSTER_NODES || undefined),
+  };
+}
 
 /** A logger for services under test: silent unless TEST_LOG_LEVEL is set. */
 export const testLogger = (name: string): Logger => createLogger(name, process.env.TEST_LOG_LEVEL ?? "silent");
 
-export function testRedis(name: string, url = testRedisUrl()): RedisClient {
-  return createRedis({ url, name, logger: testLogger(name) });
+/** A service's connection, as main.ts would make it. */
+export function testRedis(name: string, target = testRedisTarget()): RedisClient {
+  return createRedis({ ...target, name, logger: testLogger(name) });
 }
 
-/** A plain connection for looking at Redis from a test. */
-export function inspectRedis(url = testRedisUrl()): Redis {
-  return new Redis(url);
+/** A plain connection for looking at Redis from a test (a cluster client in cluster mode). */
+export function inspectRedis(target = testRedisTarget()): RedisClient {
+  return target.clusterNodes.length > 0 ? new Cluster(target.clusterNodes) : new Redis(target.url);
 }
 
 export interface StackOptions {
   clock?: ClockSource;
   roomsClock?: ClockSource;
-  redisUrl?: string;
+  /** Another Redis than the run's (e.g. one the test stops and starts). */
+  redis?: RedisTarget;
   gateways?: number;
   rooms?: Partial<{ graceMs: number; idleMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number }>;
   clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
@@ -61,10 +71,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const common = { host: "127.0.0.1", port: 0, operatorHost: "127.0.0.1", operatorPort: 0, shutdownGraceMs: 2000 };
   const operatorUrl = (server: { operatorPort(): number }) => `http://127.0.0.1:${server.operatorPort()}`;
   const toStop: Array<() => Promise<void>> = [];
-  const url = opts.redisUrl ?? testRedisUrl();
+  const redisTarget = opts.redis ?? testRedisTarget();
   const logger = opts.logger ?? testLogger;
 
-  const clockRedis = testRedis("clock", url);
+  const clockRedis = testRedis("clock", redisTarget);
   const clockServer = createClockServer({
     redis: clockRedis,
     tokens,
@@ -86,7 +96,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const operatorUrls: Stack["operatorUrls"] = { gateways: [], clock: operatorUrl(clockServer), rooms: "", playback: "" };
   toStop.push(() => clockServer.stop().finally(() => closeRedis(clockRedis)));
 
-  const roomsRedis = testRedis("rooms", url);
+  const roomsRedis = testRedis("rooms", redisTarget);
   const rooms = createRoomsServer({
     redis: roomsRedis,
     tokens,
@@ -99,7 +109,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   operatorUrls.rooms = operatorUrl(rooms);
   toStop.push(() => rooms.stop().finally(() => closeRedis(roomsRedis)));
 
-  const playbackRedis = testRedis("playback", url);
+  const playbackRedis = testRedis("playback", redisTarget);
   const playback = createPlaybackServer({
     redis: playbackRedis,
     tokens,
@@ -109,8 +119,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     options: {
       ...common,
       clockUrl,
-      redisUrl: url,
-      redisClusterNodes: [],
+      redisUrl: redisTarget.url,
+      redisClusterNodes: redisTarget.clusterNodes,
       rttMultiplier: 2,
       minBufferMs: 100,
       maxBufferMs: 500,
@@ -124,7 +134,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   const gatewayUrls: string[] = [];
   for (let i = 0; i < (opts.gateways ?? 1); i++) {
-    const redis = testRedis(`gateway-${i}`, url);
+    const redis = testRedis(`gateway-${i}`, redisTarget);
     const gateway = createGatewayServer({
       redis,
       tokens,
@@ -154,6 +164,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     gatewayUrls.push(`http://127.0.0.1:${await gateway.start()}`);
     operatorUrls.gateways.push(operatorUrl(gateway));
     toStop.push(() => gateway.stop().finally(() => closeRedis(redis)));
+  }
+
+  // Ready as a deployment would see it: every service reports healthy (its Redis is connected).
+  for (const url of [operatorUrls.clock, operatorUrls.rooms, operatorUrls.playback, ...operatorUrls.gateways]) {
+    await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 10_000, `${url} healthy`);
   }
 
   return {
