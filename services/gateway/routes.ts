@@ -4,7 +4,9 @@ import { ClockService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { GatewayService } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { PlaybackService } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import { RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createAuthGate } from "../common/auth/gate.js";
+import { reflectionRoutes } from "../common/reflection.js";
 import type { TokenService } from "../common/auth/tokens.js";
 
 export interface GatewayRoutesDeps {
@@ -18,7 +20,13 @@ export interface GatewayRoutesDeps {
   playback: Partial<ServiceImpl<typeof PlaybackService>>;
 }
 
-/** The public port: the gateway's streams, the edge clock, and the proxied public services. */
+/** The services of the public port (besides health and reflection). */
+const publicServices = [GatewayService, ClockService, AuthService, RoomService, PlaybackService];
+
+/**
+ * The public port: the gateway's streams, the edge clock, the proxied public services, and
+ * server reflection describing them (and health).
+ */
 export const gatewayRoutes = (deps: GatewayRoutesDeps) => (router: ConnectRouter) => {
   const userOnly = { requestGate: createAuthGate(deps.tokens, "user") };
   router
@@ -27,12 +35,7 @@ export const gatewayRoutes = (deps: GatewayRoutesDeps) => (router: ConnectRouter
     .service(AuthService, deps.auth)
     .service(RoomService, deps.rooms, userOnly)
     .service(PlaybackService, deps.playback, userOnly);
+  reflectionRoutes([...publicServices, Health])(router);
 };
 
-export const gatewayServiceNames = [
-  GatewayService.typeName,
-  ClockService.typeName,
-  AuthService.typeName,
-  RoomService.typeName,
-  PlaybackService.typeName,
-];
+export const gatewayServiceNames = publicServices.map((s) => s.typeName);
