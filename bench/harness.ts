@@ -16,6 +16,8 @@ import { spawnService, stopProcesses, waitHealthy, type ServiceName } from "../s
 export interface BenchStack {
   /** `operatorPort` serves GET /metrics and /healthz. */
   gateways: Array<{ url: string; port: number; operatorPort: number; pid: number }>;
+  /** Processes of the services behind the gateways (clock, rooms, playback, a private Redis). */
+  backendPids: number[];
   /** The Redis the services use. */
   redisUrl: string;
   stop(): Promise<void>;
@@ -59,8 +61,10 @@ export async function startBenchStack(opts: { gateways: number; env?: Record<str
     const { child, operatorPort } = await start("gateway", { GATEWAY_PORT: String(port) });
     gateways.push({ url: `http://127.0.0.1:${port}`, port, operatorPort, pid: child.pid! });
   }
+  const gatewayPids = new Set(gateways.map((g) => g.pid));
   return {
     gateways,
+    backendPids: [...children.map((c) => c.pid!).filter((pid) => !gatewayPids.has(pid)), ...(redis ? [redis.process.pid!] : [])],
     redisUrl: env.REDIS_URL!,
     /** Gateways first (they flush to the others), then the rest, then Redis. */
     async stop() {

@@ -1,0 +1,39 @@
+/**
+ * A socket.io server doing the seed's socket protocol for the peer benchmark: sync:ping
+ * answered by sync:pong with receive and send stamps, room:join into a socket.io room, and
+ * playback:start emitted to the room as playback:started. The reference for what the seed's
+ * own stack costs under the same load.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server } from "socket.io";
+import { systemClock } from "../../services/common/clock-source.js";
+import { serveDefaultMetrics } from "./peer-metrics.js";
+import { ioEvents, type IoPing, type IoPong, type ServerReady } from "./wire.js";
+
+async function main(): Promise<void> {
+  const http = createServer();
+  const io = new Server(http, { transports: ["websocket"], serveClient: false });
+  io.on("connection", (socket) => {
+    socket.on(ioEvents.ping, (ping: IoPing) => {
+      const t1 = systemClock.now();
+      const pong: IoPong = { seq: ping.seq, clientSendTimeMs: ping.clientSendTimeMs, serverReceiveTimeMs: t1, serverSendTimeMs: 0 };
+      pong.serverSendTimeMs = systemClock.now();
+      socket.emit(ioEvents.pong, pong);
+    });
+    socket.on(ioEvents.join, (room: string, ack: () => void) => {
+      void socket.join(room);
+      ack();
+    });
+    socket.on(ioEvents.start, (start: { trackId: string }) => {
+      for (const room of socket.rooms) {
+        if (room !== socket.id) io.to(room).emit(ioEvents.started, { trackId: start.trackId, serverTimestamp: systemClock.now() });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const ready: ServerReady = { kind: "listening", port: (http.address() as AddressInfo).port, metricsPort: await serveDefaultMetrics() };
+  process.send?.(ready);
+}
+
+void main();
