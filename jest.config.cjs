@@ -1,7 +1,7 @@
 /** Jest runs TypeScript through SWC (ts-jest does not support TypeScript 7). */
 module.exports = {
   testEnvironment: "node",
-  roots: ["<rootDir>/services", "<rootDir>/test"],
+  roots: ["<rootDir>/services", "<rootDir>/clients", "<rootDir>/bench", "<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
   transform: {
     "^.+\\.(t|j)s$": [

@@ -18,15 +18,15 @@
 // @generated from file groovebox/clock/v1/clock.proto (package groovebox.clock.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file groovebox/clock/v1/clock.proto.
  */
 export const file_groovebox_clock_v1_clock: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ncm9vdmVib3gvY2xvY2svdjEvY2xvY2sucHJvdG8SEmdyb292ZWJveC5jbG9jay52MSIqCgtQaW5nUmVxdWVzdBIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBImgKDFBpbmdSZXNwb25zZRIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBEh4KFnNlcnZlcl9yZWNlaXZlX3RpbWVfbXMYAiABKAESGwoTc2VydmVyX3NlbmRfdGltZV9tcxgDIAEoASKsAQoLQ2xvY2tTYW1wbGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhsKE2NsaWVudF9zZW5kX3RpbWVfbXMYAyABKAESHgoWc2VydmVyX3JlY2VpdmVfdGltZV9tcxgEIAEoARIbChNzZXJ2ZXJfc2VuZF90aW1lX21zGAUgASgBEh4KFmNsaWVudF9yZWNlaXZlX3RpbWVfbXMYBiABKAEiSAoUUmVjb3JkU2FtcGxlc1JlcXVlc3QSMAoHc2FtcGxlcxgBIAMoCzIfLmdyb292ZWJveC5jbG9jay52MS5DbG9ja1NhbXBsZSI7ChVSZWNvcmRTYW1wbGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEAoIcmVqZWN0ZWQYAiABKA0ifQoNQ2xvY2tFc3RpbWF0ZRIRCglvZmZzZXRfbXMYASABKAESDgoGcnR0X21zGAIgASgBEhQKDHNhbXBsZV9jb3VudBgDIAEoDRIWCg5zYW1wbGVfdGltZV9tcxgEIAEoARIbChNsYXN0X3NhbXBsZV90aW1lX21zGAUgASgBIi8KGUdldFNlc3Npb25Fc3RpbWF0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSJRChpHZXRTZXNzaW9uRXN0aW1hdGVSZXNwb25zZRIzCghlc3RpbWF0ZRgBIAEoCzIhLmdyb292ZWJveC5jbG9jay52MS5DbG9ja0VzdGltYXRlIicKFEdldFJvb21NYXhSdHRSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiQgoVR2V0Um9vbU1heFJ0dFJlc3BvbnNlEhIKCm1heF9ydHRfbXMYASABKAESFQoNc2Vzc2lvbl9jb3VudBgCIAEoDSJWChVTZXRTZXNzaW9uUm9vbVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhgKEHByZXZpb3VzX3Jvb21faWQYAyABKAkiGAoWU2V0U2Vzc2lvblJvb21SZXNwb25zZSI4ChFFbmRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIngKClN5bmNSZXBvcnQSEQoJb2Zmc2V0X21zGAEgASgBEg4KBnJ0dF9tcxgCIAEoARIZChFvdXRwdXRfbGF0ZW5jeV9tcxgDIAEoARIRCglkcmlmdF9wcG0YBCABKAESGQoRcGxheWJhY2tfZXJyb3JfbXMYBSABKAEiWQoTUmVjb3JkUmVwb3J0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi4KBnJlcG9ydBgCIAEoCzIeLmdyb292ZWJveC5jbG9jay52MS5TeW5jUmVwb3J0IhYKFFJlY29yZFJlcG9ydFJlc3BvbnNlMlkKDENsb2NrU2VydmljZRJJCgRQaW5nEh8uZ3Jvb3ZlYm94LmNsb2NrLnYxLlBpbmdSZXF1ZXN0GiAuZ3Jvb3ZlYm94LmNsb2NrLnYxLlBpbmdSZXNwb25zZTL+BAoSQ2xvY2tTYW1wbGVTZXJ2aWNlEmQKDVJlY29yZFNhbXBsZXMSKC5ncm9vdmVib3guY2xvY2sudjEuUmVjb3JkU2FtcGxlc1JlcXVlc3QaKS5ncm9vdmVib3guY2xvY2sudjEuUmVjb3JkU2FtcGxlc1Jlc3BvbnNlEnMKEkdldFNlc3Npb25Fc3RpbWF0ZRItLmdyb292ZWJveC5jbG9jay52MS5HZXRTZXNzaW9uRXN0aW1hdGVSZXF1ZXN0Gi4uZ3Jvb3ZlYm94LmNsb2NrLnYxLkdldFNlc3Npb25Fc3RpbWF0ZVJlc3BvbnNlEmQKDUdldFJvb21NYXhSdHQSKC5ncm9vdmVib3guY2xvY2sudjEuR2V0Um9vbU1heFJ0dFJlcXVlc3QaKS5ncm9vdmVib3guY2xvY2sudjEuR2V0Um9vbU1heFJ0dFJlc3BvbnNlEmcKDlNldFNlc3Npb25Sb29tEikuZ3Jvb3ZlYm94LmNsb2NrLnYxLlNldFNlc3Npb25Sb29tUmVxdWVzdBoqLmdyb292ZWJveC5jbG9jay52MS5TZXRTZXNzaW9uUm9vbVJlc3BvbnNlElsKCkVuZFNlc3Npb24SJS5ncm9vdmVib3guY2xvY2sudjEuRW5kU2Vzc2lvblJlcXVlc3QaJi5ncm9vdmVib3guY2xvY2sudjEuRW5kU2Vzc2lvblJlc3BvbnNlEmEKDFJlY29yZFJlcG9ydBInLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRSZXBvcnRSZXF1ZXN0GiguZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFJlcG9ydFJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Ch5ncm9vdmVib3gvY2xvY2svdjEvY2xvY2sucHJvdG8SEmdyb292ZWJveC5jbG9jay52MSIqCgtQaW5nUmVxdWVzdBIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBImgKDFBpbmdSZXNwb25zZRIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBEh4KFnNlcnZlcl9yZWNlaXZlX3RpbWVfbXMYAiABKAESGwoTc2VydmVyX3NlbmRfdGltZV9tcxgDIAEoASKsAQoLQ2xvY2tTYW1wbGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhsKE2NsaWVudF9zZW5kX3RpbWVfbXMYAyABKAESHgoWc2VydmVyX3JlY2VpdmVfdGltZV9tcxgEIAEoARIbChNzZXJ2ZXJfc2VuZF90aW1lX21zGAUgASgBEh4KFmNsaWVudF9yZWNlaXZlX3RpbWVfbXMYBiABKAEiSAoUUmVjb3JkU2FtcGxlc1JlcXVlc3QSMAoHc2FtcGxlcxgBIAMoCzIfLmdyb292ZWJveC5jbG9jay52MS5DbG9ja1NhbXBsZSI7ChVSZWNvcmRTYW1wbGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEAoIcmVqZWN0ZWQYAiABKA0ifQoNQ2xvY2tFc3RpbWF0ZRIRCglvZmZzZXRfbXMYASABKAESDgoGcnR0X21zGAIgASgBEhQKDHNhbXBsZV9jb3VudBgDIAEoDRIWCg5zYW1wbGVfdGltZV9tcxgEIAEoARIbChNsYXN0X3NhbXBsZV90aW1lX21zGAUgASgBIi8KGUdldFNlc3Npb25Fc3RpbWF0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSJRChpHZXRTZXNzaW9uRXN0aW1hdGVSZXNwb25zZRIzCghlc3RpbWF0ZRgBIAEoCzIhLmdyb292ZWJveC5jbG9jay52MS5DbG9ja0VzdGltYXRlIicKFEdldFJvb21NYXhSdHRSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiQgoVR2V0Um9vbU1heFJ0dFJlc3BvbnNlEhIKCm1heF9ydHRfbXMYASABKAESFQoNc2Vzc2lvbl9jb3VudBgCIAEoDSJWChVTZXRTZXNzaW9uUm9vbVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhgKEHByZXZpb3VzX3Jvb21faWQYAyABKAkiGAoWU2V0U2Vzc2lvblJvb21SZXNwb25zZSI4ChFFbmRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIuABCgpTeW5jUmVwb3J0EhEKCW9mZnNldF9tcxgBIAEoARIOCgZydHRfbXMYAiABKAESGQoRb3V0cHV0X2xhdGVuY3lfbXMYAyABKAESEQoJZHJpZnRfcHBtGAQgASgBEhkKEXBsYXliYWNrX2Vycm9yX21zGAUgASgBEhYKDmVycm9yX2JvdW5kX21zGAYgASgBEjsKD2NvcnJlY3Rpb25fdGllchgHIAEoDjIiLmdyb292ZWJveC5jbG9jay52MS5Db3JyZWN0aW9uVGllchIRCglkZXZpY2VfaWQYCCABKAkiWQoTUmVjb3JkUmVwb3J0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi4KBnJlcG9ydBgCIAEoCzIeLmdyb292ZWJveC5jbG9jay52MS5TeW5jUmVwb3J0IhYKFFJlY29yZFJlcG9ydFJlc3BvbnNlKp0BCg5Db3JyZWN0aW9uVGllchIfChtDT1JSRUNUSU9OX1RJRVJfVU5TUEVDSUZJRUQQABIYChRDT1JSRUNUSU9OX1RJRVJfSURMRRABEhsKF0NPUlJFQ1RJT05fVElFUl9JTl9TWU5DEAISGQoVQ09SUkVDVElPTl9USUVSX05VREdFEAMSGAoUQ09SUkVDVElPTl9USUVSX1NFRUsQBDJZCgxDbG9ja1NlcnZpY2USSQoEUGluZxIfLmdyb292ZWJveC5jbG9jay52MS5QaW5nUmVxdWVzdBogLmdyb292ZWJveC5jbG9jay52MS5QaW5nUmVzcG9uc2Uy/gQKEkNsb2NrU2FtcGxlU2VydmljZRJkCg1SZWNvcmRTYW1wbGVzEiguZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFNhbXBsZXNSZXF1ZXN0GikuZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFNhbXBsZXNSZXNwb25zZRJzChJHZXRTZXNzaW9uRXN0aW1hdGUSLS5ncm9vdmVib3guY2xvY2sudjEuR2V0U2Vzc2lvbkVzdGltYXRlUmVxdWVzdBouLmdyb292ZWJveC5jbG9jay52MS5HZXRTZXNzaW9uRXN0aW1hdGVSZXNwb25zZRJkCg1HZXRSb29tTWF4UnR0EiguZ3Jvb3ZlYm94LmNsb2NrLnYxLkdldFJvb21NYXhSdHRSZXF1ZXN0GikuZ3Jvb3ZlYm94LmNsb2NrLnYxLkdldFJvb21NYXhSdHRSZXNwb25zZRJnCg5TZXRTZXNzaW9uUm9vbRIpLmdyb292ZWJveC5jbG9jay52MS5TZXRTZXNzaW9uUm9vbVJlcXVlc3QaKi5ncm9vdmVib3guY2xvY2sudjEuU2V0U2Vzc2lvblJvb21SZXNwb25zZRJbCgpFbmRTZXNzaW9uEiUuZ3Jvb3ZlYm94LmNsb2NrLnYxLkVuZFNlc3Npb25SZXF1ZXN0GiYuZ3Jvb3ZlYm94LmNsb2NrLnYxLkVuZFNlc3Npb25SZXNwb25zZRJhCgxSZWNvcmRSZXBvcnQSJy5ncm9vdmVib3guY2xvY2sudjEuUmVjb3JkUmVwb3J0UmVxdWVzdBooLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRSZXBvcnRSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * The request of Ping.
@@ -464,6 +464,30 @@ export type SyncReport = Message<"groovebox.clock.v1.SyncReport"> & {
    * @generated from field: double playback_error_ms = 5;
    */
   playbackErrorMs: number;
+
+  /**
+   * The statistical uncertainty of offset_ms (about 2 sigma), ms. It cannot include a
+   * constant difference between the two directions of the path (no client can see one);
+   * that is bounded by rtt_ms / 2.
+   *
+   * @generated from field: double error_bound_ms = 6;
+   */
+  errorBoundMs: number;
+
+  /**
+   * What the client's drift correction is doing now.
+   *
+   * @generated from field: groovebox.clock.v1.CorrectionTier correction_tier = 7;
+   */
+  correctionTier: CorrectionTier;
+
+  /**
+   * A stable id of the device, chosen by the app and kept across restarts: 1 to 64 letters,
+   * digits, "-" or "_". The server remembers the device's output latency under it.
+   *
+   * @generated from field: string device_id = 8;
+   */
+  deviceId: string;
 };
 
 /**
@@ -515,6 +539,54 @@ export type RecordReportResponse = Message<"groovebox.clock.v1.RecordReportRespo
  */
 export const RecordReportResponseSchema: GenMessage<RecordReportResponse> = /*@__PURE__*/
   messageDesc(file_groovebox_clock_v1_clock, 16);
+
+/**
+ * The tiers of a client's drift correction.
+ *
+ * @generated from enum groovebox.clock.v1.CorrectionTier
+ */
+export enum CorrectionTier {
+  /**
+   * Not reported.
+   *
+   * @generated from enum value: CORRECTION_TIER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Nothing is playing.
+   *
+   * @generated from enum value: CORRECTION_TIER_IDLE = 1;
+   */
+  IDLE = 1,
+
+  /**
+   * Playing within the ignore threshold (about 1 ms): nothing to correct.
+   *
+   * @generated from enum value: CORRECTION_TIER_IN_SYNC = 2;
+   */
+  IN_SYNC = 2,
+
+  /**
+   * Playing slightly fast or slow to close a small gap.
+   *
+   * @generated from enum value: CORRECTION_TIER_NUDGE = 3;
+   */
+  NUDGE = 3,
+
+  /**
+   * The gap was too large to nudge: the client seeked.
+   *
+   * @generated from enum value: CORRECTION_TIER_SEEK = 4;
+   */
+  SEEK = 4,
+}
+
+/**
+ * Describes the enum groovebox.clock.v1.CorrectionTier.
+ */
+export const CorrectionTierSchema: GenEnum<CorrectionTier> = /*@__PURE__*/
+  enumDesc(file_groovebox_clock_v1_clock, 0);
 
 /**
  * ClockService is the public clock: one request-response exchange per sample, for simple

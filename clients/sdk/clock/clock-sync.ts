@@ -1,0 +1,182 @@
+import { Emitter } from "../emitter.js";
+import { ClockFilter, DEFAULT_CLOCK_FILTER_OPTIONS, type ClockFilterOptions, type ClockSample } from "./clock-filter.js";
+import { ClockModel, DEFAULT_STEP_OPTIONS, type StepOptions } from "./clock-model.js";
+import type { LocalClock } from "./local-clock.js";
+
+/** One ping: sent at t0 (device clock); resolves with the server's stamps and t3, the device time the answer arrived. */
+export type Pinger = (t0: number) => Promise<{ t1: number; t2: number; t3: number }>;
+
+/** When to ping, and how to filter. Defaults: DEFAULT_CLOCK_SYNC_OPTIONS. */
+export interface ClockSyncOptions extends StepOptions {
+  filter: ClockFilterOptions;
+  /** Pings sent right after connecting, so the clock is usable within a second. */
+  burstCount: number;
+  /** Spacing of the burst's pings (ms). */
+  burstIntervalMs: number;
+  /** Spacing of the pings after the burst (ms). */
+  intervalMs: number;
+  /** A ping unanswered for this long is forgotten (ms). */
+  pingTimeoutMs: number;
+}
+
+export const DEFAULT_CLOCK_SYNC_OPTIONS: ClockSyncOptions = {
+  ...DEFAULT_STEP_OPTIONS,
+  filter: DEFAULT_CLOCK_FILTER_OPTIONS,
+  burstCount: 8,
+  burstIntervalMs: 40,
+  intervalMs: 2000,
+  pingTimeoutMs: 5000,
+};
+
+/** What the SDK knows of the server's clock, at one instant. */
+export interface ClockEstimate {
+  /** server time = device time + offsetMs, now. */
+  offsetMs: number;
+  /** How much faster the server's clock runs than the device's (ppm). */
+  driftPpm: number;
+  /** The smallest round trip among the samples in use (ms). */
+  rttMs: number;
+  /**
+   * The estimate's statistical uncertainty now (about 2 sigma, ms): the fit's scatter, the
+   * drift's uncertainty over the time since the samples, and any correction still being
+   * slewed in. A constant path asymmetry is not in it (no client can see one): it is at most rttMs / 2.
+   */
+  errorBoundMs: number;
+  /** Samples in the filter's window. */
+  sampleCount: number;
+}
+
+export interface ClockSyncEvents {
+  /** The estimate changed (after each sample). */
+  change(estimate: ClockEstimate): void;
+  /** The first estimate is ready. */
+  synced(estimate: ClockEstimate): void;
+}
+
+/**
+ * The device's view of the server's clock: pings (a burst at connect, then periodic ones)
+ * feed the filter, whose fit is published with bounded steps. Works with any pinger: pings
+ * on the Connect stream, or unary ClockService/Ping.
+ */
+export class ClockSync extends Emitter<ClockSyncEvents> {
+  private readonly opts: ClockSyncOptions;
+  private readonly filter: ClockFilter;
+  private readonly model: ClockModel;
+  private pinger: Pinger | undefined;
+  private timers: Array<ReturnType<typeof setTimeout>> = [];
+  private interval: ReturnType<typeof setInterval> | undefined;
+  private syncedWaiters: Array<() => void> = [];
+  /** Pings awaiting their answer: cancelling one stops waiting for it. */
+  private readonly inFlight = new Set<() => void>();
+
+  constructor(
+    readonly localClock: LocalClock,
+    opts: Partial<ClockSyncOptions> = {},
+  ) {
+    super();
+    this.opts = { ...DEFAULT_CLOCK_SYNC_OPTIONS, ...opts, filter: { ...DEFAULT_CLOCK_FILTER_OPTIONS, ...opts.filter } };
+    this.filter = new ClockFilter(this.opts.filter);
+    this.model = new ClockModel(this.opts);
+  }
+
+  /**
+   * Starts pinging with `pinger` (again after a reconnect: a new burst, same filter, since
+   * neither clock changed).
+   */
+  start(pinger: Pinger): void {
+    this.stop();
+    this.pinger = pinger;
+    for (let i = 0; i < this.opts.burstCount; i++) {
+      this.timers.push(setTimeout(() => this.pingOnce(pinger), i * this.opts.burstIntervalMs));
+    }
+    this.interval = setInterval(() => this.pingOnce(pinger), this.opts.intervalMs);
+  }
+
+  /** Stops pinging (the estimate stays and keeps extrapolating with its drift). */
+  stop(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    clearInterval(this.interval);
+    this.interval = undefined;
+    this.pinger = undefined;
+    for (const cancel of this.inFlight) cancel();
+  }
+
+  /** Adds a sample measured elsewhere (also what each ping does). */
+  addSample(sample: ClockSample): void {
+    if (!this.filter.add(sample)) return;
+    const wasReady = this.model.ready;
+    this.model.update(this.filter.fit()!, this.localClock.now());
+    const estimate = this.estimate()!;
+    if (!wasReady) {
+      for (const w of this.syncedWaiters.splice(0)) w();
+      this.emit("synced", estimate);
+    }
+    this.emit("change", estimate);
+  }
+
+  private pingOnce(pinger: Pinger): void {
+    const t0 = this.localClock.now();
+    let cancel!: () => void;
+    const gaveUp = new Promise<undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), this.opts.pingTimeoutMs);
+      cancel = () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      };
+    });
+    this.inFlight.add(cancel);
+    Promise.race([pinger(t0), gaveUp])
+      .then((answer) => {
+        if (answer !== undefined && this.pinger === pinger) this.addSample({ t0, ...answer });
+      })
+      .catch(() => {
+        // A lost ping is just a missing sample; the connection's own handling reports failures.
+      })
+      .finally(() => {
+        cancel();
+        this.inFlight.delete(cancel);
+      });
+  }
+
+  /** True once there is an estimate. */
+  get synced(): boolean {
+    return this.model.ready;
+  }
+
+  /** Resolves when the first estimate is ready. */
+  whenSynced(): Promise<void> {
+    return this.model.ready ? Promise.resolve() : new Promise((resolve) => this.syncedWaiters.push(resolve));
+  }
+
+  /** The server's clock now (epoch ms). Throws before the first estimate. */
+  serverNow(): number {
+    return this.model.serverAt(this.localClock.now());
+  }
+
+  /** Server time at device time `localMs`. */
+  toServer(localMs: number): number {
+    return this.model.serverAt(localMs);
+  }
+
+  /** Device time at which the server's clock reads `serverMs`. */
+  toLocal(serverMs: number): number {
+    return this.model.localAt(serverMs);
+  }
+
+  /** The estimate now; undefined before the first sample. */
+  estimate(): ClockEstimate | undefined {
+    const fit = this.model.current;
+    if (fit === undefined) return undefined;
+    const now = this.localClock.now();
+    const age = Math.abs(now - fit.refLocalMs);
+    const driftError = Number.isFinite(fit.driftErrorPpm) ? fit.driftErrorPpm : this.opts.filter.maxDriftPpm;
+    return {
+      offsetMs: this.model.serverAt(now) - now,
+      driftPpm: fit.driftPpm,
+      rttMs: fit.rttMs,
+      errorBoundMs: fit.errorMs + driftError * 1e-6 * age + this.model.pendingSlewMs(now),
+      sampleCount: fit.sampleCount,
+    };
+  }
+}
