@@ -64,6 +64,10 @@ function setUp(opts: { failures?: Code[] } = {}) {
   session.on("event", (m) => events.push(m));
   const rooms: RoomState[] = [];
   session.on("room", (r) => rooms.push(r));
+  const advance = (ms: number) => {
+    now += ms;
+    return jest.advanceTimersByTimeAsync(ms);
+  };
   return {
     session,
     channels,
@@ -71,9 +75,12 @@ function setUp(opts: { failures?: Code[] } = {}) {
     events,
     rooms,
     setSeq: (s: bigint) => (seq = s),
-    advance: (ms: number) => {
-      now += ms;
-      return jest.advanceTimersByTimeAsync(ms);
+    advance,
+    /** Connects (the first attempt succeeds). */
+    async connected() {
+      const connecting = session.connect();
+      await advance(0);
+      await connecting;
     },
   };
 }
@@ -122,9 +129,7 @@ describe("RoomSession", () => {
 
   it("resumes after a drop: a new channel rejoins the room by code and its state replaces what was missed", async () => {
     const t = setUp();
-    const connecting = t.session.connect();
-    await t.advance(0);
-    await connecting;
+    await t.connected();
     await t.session.joinRoom("ABC234");
     t.channels[0]!.event(6n);
     t.channels[0]!.drop();
@@ -147,9 +152,7 @@ describe("RoomSession", () => {
 
   it("refetches the state on a gap in sequence numbers and drops duplicates", async () => {
     const t = setUp();
-    const connecting = t.session.connect();
-    await t.advance(0);
-    await connecting;
+    await t.connected();
     await t.session.joinRoom("ABC234");
     t.channels[0]!.event(6n);
     t.channels[0]!.event(6n);
@@ -164,9 +167,7 @@ describe("RoomSession", () => {
 
   it("lets requests wait for the reconnection", async () => {
     const t = setUp();
-    const connecting = t.session.connect();
-    await t.advance(0);
-    await connecting;
+    await t.connected();
     t.channels[0]!.drop();
     const joined = t.session.joinRoom("XYZ789");
     await t.advance(100);
@@ -177,9 +178,7 @@ describe("RoomSession", () => {
 
   it("backs off longer while connections keep dropping at once, and starts over after a stable one", async () => {
     const t = setUp();
-    const connecting = t.session.connect();
-    await t.advance(0);
-    await connecting;
+    await t.connected();
     t.channels[0]!.drop();
     await t.advance(75);
     t.channels[1]!.drop();
