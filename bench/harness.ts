@@ -12,6 +12,9 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../gen/groovebox/auth/v1/auth_pb.js";
 import { freePort, redisServerInstalled, startLocalRedis, type LocalRedis } from "../scripts/local-redis.js";
 import { spawnService, stopProcesses, waitHealthy, type ServiceName } from "../scripts/processes.js";
+import { percentile } from "../services/common/stats.js";
+
+export { percentile };
 
 export interface BenchStack {
   /** `operatorPort` serves GET /metrics and /healthz. */
@@ -121,13 +124,6 @@ export async function loginGuests(gatewayUrl: string, count: number): Promise<st
     tokens.push(...batch.map((r) => r.token));
   }
   return tokens;
-}
-
-/** p-th percentile (0..100) of values, by nearest rank. */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
 /** Summary of a latency sample in ms. */

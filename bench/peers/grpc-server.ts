@@ -8,9 +8,12 @@
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import { ServerMessageSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
-import { systemClock } from "../../services/common/clock-source.js";
+import { createHostClock } from "../../services/common/clock/host-clock.js";
 import { serveDefaultMetrics } from "./peer-metrics.js";
 import { connectMethod, type ClientMessage, type ServerMessage, type ServerReady } from "./wire.js";
+
+/** This process's server time, as in a service process. */
+const clock = createHostClock();
 
 type Call = grpc.ServerDuplexStream<ClientMessage, ServerMessage>;
 
@@ -20,12 +23,12 @@ function onMessage(call: Call, msg: ClientMessage, joined: { room: string }): vo
   const m = msg.message;
   switch (m.case) {
     case "ping": {
-      const t1 = systemClock.now();
+      const t1 = clock.now();
       const pong = create(ServerMessageSchema, {
         requestId: msg.requestId,
         message: { case: "pong", value: { seq: m.value.seq, clientSendTimeMs: m.value.clientSendTimeMs, serverReceiveTimeMs: t1 } },
       });
-      if (pong.message.case === "pong") pong.message.value.serverSendTimeMs = systemClock.now();
+      if (pong.message.case === "pong") pong.message.value.serverSendTimeMs = clock.now();
       call.write(pong);
       return;
     }
@@ -41,7 +44,7 @@ function onMessage(call: Call, msg: ClientMessage, joined: { room: string }): vo
       const start = m.value.command.case === "start" ? m.value.command.value : undefined;
       if (start === undefined) return;
       const event = create(ServerMessageSchema, {
-        message: { case: "playbackStarted", value: { trackId: start.trackId, serverTimestamp: systemClock.now() } },
+        message: { case: "playbackStarted", value: { trackId: start.trackId, serverTimestamp: clock.now() } },
       });
       for (const member of rooms.get(joined.room) ?? []) member.write(event);
       return;
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
   server.addService(connectMethod, {
     connect: (call: Call) => {
       const joined = { room: "" };
-      call.write(create(ServerMessageSchema, { message: { case: "hello", value: { serverTimestamp: systemClock.now() } } }));
+      call.write(create(ServerMessageSchema, { message: { case: "hello", value: { serverTimestamp: clock.now() } } }));
       call.on("data", (msg: ClientMessage) => onMessage(call, msg, joined));
       call.on("error", () => undefined);
       const leave = () => rooms.get(joined.room)?.delete(call);

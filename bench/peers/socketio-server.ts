@@ -7,18 +7,21 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
-import { systemClock } from "../../services/common/clock-source.js";
+import { createHostClock } from "../../services/common/clock/host-clock.js";
 import { serveDefaultMetrics } from "./peer-metrics.js";
 import { ioEvents, type IoPing, type IoPong, type ServerReady } from "./wire.js";
+
+/** This process's server time, as in a service process. */
+const clock = createHostClock();
 
 async function main(): Promise<void> {
   const http = createServer();
   const io = new Server(http, { transports: ["websocket"], serveClient: false });
   io.on("connection", (socket) => {
     socket.on(ioEvents.ping, (ping: IoPing) => {
-      const t1 = systemClock.now();
+      const t1 = clock.now();
       const pong: IoPong = { seq: ping.seq, clientSendTimeMs: ping.clientSendTimeMs, serverReceiveTimeMs: t1, serverSendTimeMs: 0 };
-      pong.serverSendTimeMs = systemClock.now();
+      pong.serverSendTimeMs = clock.now();
       socket.emit(ioEvents.pong, pong);
     });
     socket.on(ioEvents.join, (room: string, ack: () => void) => {
@@ -27,7 +30,7 @@ async function main(): Promise<void> {
     });
     socket.on(ioEvents.start, (start: { trackId: string }) => {
       for (const room of socket.rooms) {
-        if (room !== socket.id) io.to(room).emit(ioEvents.started, { trackId: start.trackId, serverTimestamp: systemClock.now() });
+        if (room !== socket.id) io.to(room).emit(ioEvents.started, { trackId: start.trackId, serverTimestamp: clock.now() });
       }
     });
   });

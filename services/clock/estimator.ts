@@ -1,3 +1,5 @@
+import { median } from "../common/stats.js";
+
 /**
  * NTP-style clock estimation, as pure functions.
  *
@@ -106,10 +108,4 @@ export function estimateClock(
     sampleTimeMs: best.serverTimeMs,
     lastSampleTimeMs: window[window.length - 1]!.serverTimeMs,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

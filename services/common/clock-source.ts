@@ -1,19 +1,13 @@
 /**
- * The one source of server time. Every timestamp the system hands out is read here, so tests
- * can replace it with a ManualClock and control time exactly.
+ * The one source of server time. Every timestamp the system hands out is read through a
+ * ClockSource: in a service process the host clock (clock/host-clock.ts: the host's system
+ * clock, read with sub-millisecond resolution), in tests a ManualClock, so tests control time
+ * exactly.
  */
 export interface ClockSource {
   /** Milliseconds since the Unix epoch, with sub-millisecond fraction. */
   now(): number;
 }
-
-/**
- * The process clock: performance.timeOrigin + performance.now() is monotonic within the
- * process (it does not jump when the system clock is stepped) and has microsecond resolution.
- */
-export const systemClock: ClockSource = {
-  now: () => performance.timeOrigin + performance.now(),
-};
 
 /** A clock that moves only when told to. */
 export class ManualClock implements ClockSource {

@@ -177,6 +177,8 @@ export const commonSettings = {
   redisClusterNodes: hostPortListSetting("REDIS_CLUSTER_NODES"),
   jwtSecret: optionalStringSetting("JWT_SECRET", { minLength: 32 }),
   shutdownGraceMs: numberSetting("SHUTDOWN_GRACE_MS", 10_000, { min: 0, max: 120_000, integer: true }),
+  /** How often a process measures the host's realtime clock again (see clock/host-clock.ts). */
+  clockReanchorMs: numberSetting("SERVER_CLOCK_REANCHOR_MS", 10_000, { min: 100, max: 3_600_000, integer: true }),
 } satisfies ConfigSpec;
 
 export type CommonConfig = ConfigOf<typeof commonSettings>;

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { createTokenService, resolveJwtSecret, type TokenService } from "./auth/tokens.js";
-import { systemClock, type ClockSource } from "./clock-source.js";
+import { createAnchorReporter } from "./clock/anchor-reporter.js";
+import { createHostClock, type HostClock } from "./clock/host-clock.js";
 import { ConfigError, commonSettings, loadConfig, type ConfigOf, type ConfigSpec, type EnvSource } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetricsRegistry } from "./metrics.js";
@@ -14,7 +15,8 @@ export interface Runtime<S extends ConfigSpec> {
   redis: RedisClient;
   tokens: TokenService;
   metrics: Registry;
-  clock: ClockSource;
+  /** The process's one server time. */
+  clock: HostClock;
 }
 
 /** Builds a service's runtime from the environment (main.ts only). */
@@ -32,6 +34,8 @@ export function createRuntime<S extends ConfigSpec>(service: string, spec: S, en
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  const metrics = createMetricsRegistry(service);
+  const clock = createHostClock({ reanchorIntervalMs: config.clockReanchorMs, onAnchor: createAnchorReporter(metrics, logger) });
   const redis = createRedis({
     url: config.redisUrl,
     clusterNodes: config.redisClusterNodes,
@@ -42,9 +46,9 @@ export function createRuntime<S extends ConfigSpec>(service: string, spec: S, en
     config,
     logger,
     redis,
-    tokens: createTokenService({ secret, clock: systemClock }),
-    metrics: createMetricsRegistry(service),
-    clock: systemClock,
+    tokens: createTokenService({ secret, clock }),
+    metrics,
+    clock,
   };
 }
 
@@ -123,6 +127,7 @@ export function runService<S extends ConfigSpec>(
         async stop() {
           await server.stop();
           await closeRedis(rt.redis);
+          rt.clock.stop();
         },
       },
     };

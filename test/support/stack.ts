@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
 import { Registry } from "prom-client";
 import { createTokenService, type TokenService } from "../../services/common/auth/tokens.js";
-import { systemClock, type ClockSource } from "../../services/common/clock-source.js";
+import type { ClockSource } from "../../services/common/clock-source.js";
+import { createHostClock } from "../../services/common/clock/host-clock.js";
 import { hostPortListSetting } from "../../services/common/config.js";
 import { createLogger, type Logger } from "../../services/common/logger.js";
 import { closeRedis, createRedis, type RedisClient } from "../../services/common/redis.js";
@@ -66,11 +67,16 @@ export interface Stack {
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const secret = randomBytes(32).toString("hex");
-  const clock = opts.clock ?? systemClock;
+  const toStop: Array<() => Promise<void>> = [];
+  let clock = opts.clock;
+  if (!clock) {
+    const hostClock = createHostClock();
+    toStop.push(async () => hostClock.stop());
+    clock = hostClock;
+  }
   const tokens = createTokenService({ secret, clock });
   const common = { host: "127.0.0.1", port: 0, operatorHost: "127.0.0.1", operatorPort: 0, shutdownGraceMs: 2000 };
   const operatorUrl = (server: { operatorPort(): number }) => `http://127.0.0.1:${server.operatorPort()}`;
-  const toStop: Array<() => Promise<void>> = [];
   const redisTarget = opts.redis ?? testRedisTarget();
   const logger = opts.logger ?? testLogger;
 
