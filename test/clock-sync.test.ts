@@ -41,17 +41,19 @@ describe("clock sync over the gateway", () => {
     return { pong: pong.message.value, t0, t3: clientNow() };
   }
 
-  it("answers unary pings on the public port with ordered stamps", async () => {
-    const client = createClient(ClockService, grpcTransport(gateway));
-    const t0 = Date.now();
-    const res = await client.ping({ clientSendTimeMs: t0 });
-    const t3 = Date.now();
-    expect(res.clientSendTimeMs).toBe(t0);
-    expect(res.serverReceiveTimeMs).toBeLessThanOrEqual(res.serverSendTimeMs);
-    // Same machine, same clock: the server's stamps fall inside the client's round trip.
-    expect(res.serverReceiveTimeMs).toBeGreaterThanOrEqual(t0 - 5);
-    expect(res.serverSendTimeMs).toBeLessThanOrEqual(t3 + 5);
-    await expect(client.ping({ clientSendTimeMs: NaN })).rejects.toMatchObject({ code: Code.InvalidArgument });
+  it("answers unary pings with ordered stamps on the public port and on every service's own", async () => {
+    for (const url of [gateway, stack.clockUrl, stack.roomsUrl, stack.playbackUrl]) {
+      const client = createClient(ClockService, grpcTransport(url));
+      const t0 = Date.now();
+      const res = await client.ping({ clientSendTimeMs: t0 }); // no credentials needed
+      const t3 = Date.now();
+      expect(res.clientSendTimeMs).toBe(t0);
+      expect(res.serverReceiveTimeMs).toBeLessThanOrEqual(res.serverSendTimeMs);
+      // Same machine, same clock: the server's stamps fall inside the client's round trip.
+      expect(res.serverReceiveTimeMs).toBeGreaterThanOrEqual(t0 - 5);
+      expect(res.serverSendTimeMs).toBeLessThanOrEqual(t3 + 5);
+      await expect(client.ping({ clientSendTimeMs: NaN })).rejects.toMatchObject({ code: Code.InvalidArgument });
+    }
   });
 
   it("answers stream pings with ordered, sane timestamps", async () => {

@@ -1,26 +1,12 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { ClockSampleService, ClockService, type ClockSample } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import { ClockSampleService, type ClockSample } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import type { ClockSource } from "../common/clock-source.js";
 import { invalidArgument } from "../common/errors.js";
-import { optionalId, requireEpochMs, requireFinite, requireId } from "../common/validate.js";
+import { optionalId, requireFinite, requireId } from "../common/validate.js";
 import type { SampleStore, SessionSamples } from "./sample-store.js";
 
 /** The most samples one RecordSamples call may carry. */
 export const MAX_SAMPLES_PER_CALL = 10_000;
-
-/**
- * ClockService/Ping: stamps t1 first and t2 last. The gateway serves the same implementation
- * at the edge, so streaming and unary pings are stamped where they enter the system.
- */
-export function createClockService(clock: ClockSource): ServiceImpl<typeof ClockService> {
-  return {
-    ping(req) {
-      const serverReceiveTimeMs = clock.now();
-      requireEpochMs(req.clientSendTimeMs, "client_send_time_ms");
-      return { clientSendTimeMs: req.clientSendTimeMs, serverReceiveTimeMs, serverSendTimeMs: clock.now() };
-    },
-  };
-}
 
 /** Groups samples by session, keeping each session's order and its latest room. */
 function groupBySession(samples: readonly ClockSample[]): SessionSamples[] {

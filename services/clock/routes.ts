@@ -1,9 +1,9 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { ClockSampleService, ClockService } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { createAuthGate } from "../common/auth/gate.js";
 import type { TokenService } from "../common/auth/tokens.js";
 import type { ClockSource } from "../common/clock-source.js";
-import { createClockSampleService, createClockService } from "./clock-service.js";
+import { createClockSampleService } from "./clock-service.js";
 import type { SampleStore } from "./sample-store.js";
 
 export interface ClockDeps {
@@ -12,12 +12,10 @@ export interface ClockDeps {
   tokens: TokenService;
 }
 
-/** Ping is public; the sample service is for other groovebox services only. */
+/** The sample service is for other groovebox services only (Ping is on every port, see common/server.ts). */
 export const clockRoutes = (deps: ClockDeps) => (router: ConnectRouter) =>
-  router
-    .service(ClockService, createClockService(deps.clock))
-    .service(ClockSampleService, createClockSampleService(deps), {
-      requestGate: createAuthGate(deps.tokens, "service"),
-    });
+  router.service(ClockSampleService, createClockSampleService(deps), {
+    requestGate: createAuthGate(deps.tokens, "service"),
+  });
 
-export const clockServiceNames = [ClockService.typeName, ClockSampleService.typeName];
+export const clockServiceNames = [ClockSampleService.typeName];

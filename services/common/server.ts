@@ -5,12 +5,15 @@ import * as net from "node:net";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
+import { ClockService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import type { ClockSource } from "./clock-source.js";
 import { createHealthRegistry, createHealthService, type HealthRegistry } from "./health.js";
 import { createServerInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { createIdleConnectionPolicy } from "./idle-connections.js";
 import { createOperatorServer } from "./operator-server.js";
+import { createPingService } from "./ping-service.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
 
 export interface ServiceServerOptions {
@@ -19,8 +22,13 @@ export interface ServiceServerOptions {
   port: number;
   /** Where GET /healthz and GET /metrics are served: the operators' port, not the public one. */
   operator: { host: string; port: number };
-  /** Registers the service's handlers; grpc.health.v1.Health is added here. */
+  /**
+   * Registers the service's handlers; grpc.health.v1.Health and groovebox.clock.v1.ClockService
+   * (Ping, stamped by `clock`, open to anyone like health) are added here.
+   */
   routes: (router: ConnectRouter) => void;
+  /** The process's server time, which Ping reports. */
+  clock: ClockSource;
   logger: Logger;
   health: HealthRegistry;
   metrics: Registry;
@@ -85,7 +93,7 @@ export interface ServiceAddressOptions {
  * service's options, and health that follows its Redis connection.
  */
 export function createRedisServiceServer(
-  deps: { logger: Logger; metrics: Registry; options: ServiceAddressOptions },
+  deps: { logger: Logger; metrics: Registry; clock: ClockSource; options: ServiceAddressOptions },
   spec: {
     serviceNames: readonly string[];
     /** The connection whose state decides readiness. */
@@ -101,7 +109,8 @@ export function createRedisServiceServer(
     shutdownGraceMs: deps.options.shutdownGraceMs,
     logger: deps.logger,
     metrics: deps.metrics,
-    health: createHealthRegistry({ services: serviceNames, probes: [() => isRedisReady(redis)] }),
+    clock: deps.clock,
+    health: createHealthRegistry({ services: [...serviceNames, ClockService.typeName], probes: [() => isRedisReady(redis)] }),
     ...rest,
   });
 }
@@ -122,6 +131,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     routes: (router) => {
       opts.routes(router);
       router.service(Health, createHealthService(opts.health));
+      router.service(ClockService, createPingService(opts.clock));
     },
     shutdownSignal: shutdown.signal,
     interceptors: [createServerInterceptor(log), ...(opts.interceptors ?? [])],

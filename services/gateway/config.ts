@@ -26,4 +26,6 @@ export const gatewaySettings = {
    * closed this long after it opened or its last call ended (slow and idle clients).
    */
   idleTimeoutMs: numberSetting("GATEWAY_IDLE_TIMEOUT_MS", 10_000, { min: 100, integer: true }),
+  /** How often the gateway measures the other services' clocks against its own (/metrics); 0: never. */
+  clockCheckMs: numberSetting("GATEWAY_CLOCK_CHECK_MS", 60_000, { min: 0, integer: true }),
 };

@@ -12,30 +12,30 @@ import type { TokenService } from "../common/auth/tokens.js";
 export interface GatewayRoutesDeps {
   tokens: TokenService;
   gateway: ServiceImpl<typeof GatewayService>;
-  /** Served at the edge: pings are stamped where they enter. */
-  clock: Partial<ServiceImpl<typeof ClockService>>;
   /** Proxies to the services behind the gateway. */
   auth: Partial<ServiceImpl<typeof AuthService>>;
   rooms: Partial<ServiceImpl<typeof RoomService>>;
   playback: Partial<ServiceImpl<typeof PlaybackService>>;
 }
 
-/** The services of the public port (besides health and reflection). */
-const publicServices = [GatewayService, ClockService, AuthService, RoomService, PlaybackService];
+/**
+ * The gateway's own services on the public port. ClockService/Ping, the edge clock, and health
+ * are on every service's port (common/server.ts).
+ */
+const gatewayServices = [GatewayService, AuthService, RoomService, PlaybackService];
 
 /**
- * The public port: the gateway's streams, the edge clock, the proxied public services, and
- * server reflection describing them (and health).
+ * The public port: the gateway's streams, the proxied public services, and server reflection
+ * describing them, the edge clock and health.
  */
 export const gatewayRoutes = (deps: GatewayRoutesDeps) => (router: ConnectRouter) => {
   const userOnly = { requestGate: createAuthGate(deps.tokens, "user") };
   router
     .service(GatewayService, deps.gateway, userOnly)
-    .service(ClockService, deps.clock)
     .service(AuthService, deps.auth)
     .service(RoomService, deps.rooms, userOnly)
     .service(PlaybackService, deps.playback, userOnly);
-  reflectionRoutes([...publicServices, Health])(router);
+  reflectionRoutes([...gatewayServices, ClockService, Health])(router);
 };
 
-export const gatewayServiceNames = publicServices.map((s) => s.typeName);
+export const gatewayServiceNames = gatewayServices.map((s) => s.typeName);

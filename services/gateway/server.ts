@@ -11,7 +11,6 @@ import type { ConfigOf } from "../common/config.js";
 import type { Logger } from "../common/logger.js";
 import { closeRedis, duplicateRedis, type RedisClient } from "../common/redis.js";
 import { createRedisServiceServer } from "../common/server.js";
-import { createClockService } from "../clock/clock-service.js";
 import { createClientMessageHandler } from "./client-messages.js";
 import { createClockReporter } from "./clock-reporter.js";
 import type { gatewaySettings } from "./config.js";
@@ -22,7 +21,11 @@ import { createMemberActivity } from "./member-activity.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { createRoomHub } from "./room-hub.js";
 import { createRoomRequests, type RoomRequests } from "./room-requests.js";
+import { createPeerClockMonitor } from "./peer-clock-monitor.js";
 import { gatewayRoutes, gatewayServiceNames } from "./routes.js";
+
+/** Where this process reaches a port it listens on at `host` (any address: loopback). */
+const loopbackFor = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host);
 
 export type GatewayOptions = ConfigOf<typeof gatewaySettings> & { host: string; operatorHost: string; shutdownGraceMs: number };
 
@@ -103,11 +106,18 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     routes: gatewayRoutes({
       tokens,
       gateway: createGatewayService({ core, logger }),
-      clock: createClockService(clock),
       auth: createUnaryProxy(AuthService, createClient(AuthService, roomsTransport)),
       rooms: activity.recording(createUnaryProxy(RoomService, roomsClient)),
       playback: activity.recording(createUnaryProxy(PlaybackService, playbackClient)),
     }),
+  });
+
+  const peerClocks = createPeerClockMonitor({
+    peers: { clock: clockTransport, rooms: roomsTransport, playback: playbackTransport },
+    clock,
+    registry: deps.metrics,
+    logger,
+    intervalMs: o.clockCheckMs,
   });
 
   let renewal: NodeJS.Timeout | undefined;
@@ -116,12 +126,17 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       const port = await server.start();
       renewal = setInterval(() => void roomRequests.renewLeases(), o.leaseRenewMs);
       renewal.unref();
+      // The reference of the peer clock check is this gateway's own port, known only now.
+      const self = createInternalTransport(`http://${loopbackFor(o.host)}:${port}`, caller);
+      internal.push(self);
+      peerClocks.start(self.transport);
       return port;
     },
     operatorPort: () => server.operatorPort(),
     /** Ends every stream (their rooms are told), flushes clock samples, closes the subscriber. */
     async stop(): Promise<void> {
       clearInterval(renewal);
+      peerClocks.stop();
       grpcShutdown.abort();
       await server.stop();
       await roomRequests.settle();

@@ -164,6 +164,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         leaseRenewMs: 10_000,
         grpcFastPath: true,
         idleTimeoutMs: 10_000,
+        clockCheckMs: 0,
         ...opts.gateway,
       },
     });

@@ -592,6 +592,8 @@ export const CorrectionTierSchema: GenEnum<CorrectionTier> = /*@__PURE__*/
  * ClockService is the public clock: one request-response exchange per sample, for simple
  * clients and for `buf curl`. Needs no login. Streaming clients ping over
  * groovebox.gateway.v1.GatewayService/Connect instead, which also records their samples.
+ * Every groovebox service also serves it on its own port, stamped by its own clock, so
+ * operators can measure how well the services' clocks agree (`npm run clock:check`).
  *
  * @generated from service groovebox.clock.v1.ClockService
  */
