@@ -9,6 +9,7 @@ import { ClockService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import type { ClockSource } from "./clock-source.js";
 import { createHealthRegistry, createHealthService, type HealthRegistry } from "./health.js";
+import { withCors, type CorsOrigins } from "./cors.js";
 import { createServerInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { createIdleConnectionPolicy } from "./idle-connections.js";
@@ -60,6 +61,8 @@ export interface ServiceServerOptions {
    * go to connect-es. The gateway serves its hot streams this way.
    */
   takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+  /** Web origins allowed to call the server (CORS, see cors.ts); without it, no CORS handling. */
+  corsOrigins?: CorsOrigins;
 }
 
 export interface ServiceServer {
@@ -99,7 +102,7 @@ export function createRedisServiceServer(
     /** The connection whose state decides readiness. */
     redis: RedisClient;
     routes: ServiceServerOptions["routes"];
-  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream" | "idleTimeoutMs">,
+  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream" | "idleTimeoutMs" | "corsOrigins">,
 ): ServiceServer {
   const { serviceNames, redis, ...rest } = spec;
   return createServiceServer({
@@ -127,7 +130,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const shutdown = new AbortController();
   // Every call's context listens to the shutdown signal: thousands of streams are normal here.
   setMaxListeners(0, shutdown.signal);
-  const handler = connectNodeAdapter({
+  const connectHandler = connectNodeAdapter({
     routes: (router) => {
       opts.routes(router);
       router.service(Health, createHealthService(opts.health));
@@ -139,6 +142,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     // Messages are small and mostly on fast links: compressing them costs more CPU than it saves.
     acceptCompression: [],
   });
+  const handler = opts.corsOrigins ? withCors(opts.corsOrigins, connectHandler) : connectHandler;
   const operator = createOperatorServer({ ...opts.operator, health: opts.health, metrics: opts.metrics, logger: log });
 
   const h2 = http2.createServer(

@@ -1,4 +1,11 @@
-import { booleanSetting, numberSetting, portSetting, urlSetting } from "../common/config.js";
+import { booleanSetting, numberSetting, portSetting, urlSetting, type Setting } from "../common/config.js";
+import { parseCorsOrigins, type CorsOrigins } from "../common/cors.js";
+
+/** GATEWAY_CORS_ORIGINS: the web origins allowed to call the public port (none when unset). */
+const corsOriginsSetting: Setting<CorsOrigins> = {
+  env: "GATEWAY_CORS_ORIGINS",
+  parse: (raw) => (raw === undefined ? [] : parseCorsOrigins(raw)),
+};
 
 /** The gateway's own settings (besides the common ones). */
 export const gatewaySettings = {
@@ -28,4 +35,6 @@ export const gatewaySettings = {
   idleTimeoutMs: numberSetting("GATEWAY_IDLE_TIMEOUT_MS", 10_000, { min: 100, integer: true }),
   /** How often the gateway measures the other services' clocks against its own (/metrics); 0: never. */
   clockCheckMs: numberSetting("GATEWAY_CLOCK_CHECK_MS", 60_000, { min: 0, integer: true }),
+  /** Web pages from these origins may call the public port with Connect and gRPC-Web ("*": any). */
+  corsOrigins: corsOriginsSetting,
 };

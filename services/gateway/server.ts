@@ -103,6 +103,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     readMaxBytes: o.maxMessageBytes,
     takeStream,
     idleTimeoutMs: o.idleTimeoutMs,
+    corsOrigins: o.corsOrigins,
     routes: gatewayRoutes({
       tokens,
       gateway: createGatewayService({ core, logger }),

@@ -165,6 +165,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         grpcFastPath: true,
         idleTimeoutMs: 10_000,
         clockCheckMs: 0,
+        corsOrigins: [],
         ...opts.gateway,
       },
     });
