@@ -10,7 +10,8 @@
  *   npm run clock:check -- --rounds=200 --target scheduler=http://10.0.0.7:8084 --json
  *
  * The services default to the addresses npm start uses, or GATEWAY_URL (GATEWAY_PORT),
- * CLOCK_URL, ROOMS_URL and PLAYBACK_URL from the environment; --target adds or replaces one.
+ * CLOCK_URL, ROOMS_URL, PLAYBACK_URL and SCHEDULER_URL from the environment; --target adds or
+ * replaces one.
  */
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
@@ -25,6 +26,7 @@ function defaultTargets(): Record<string, string> {
     clock: env.CLOCK_URL ?? "http://127.0.0.1:8081",
     rooms: env.ROOMS_URL ?? "http://127.0.0.1:8083",
     playback: env.PLAYBACK_URL ?? "http://127.0.0.1:8082",
+    scheduler: env.SCHEDULER_URL ?? "http://127.0.0.1:8084",
   };
 }
 

@@ -5,13 +5,14 @@
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { resolve } from "node:path";
 
-export type ServiceName = "clock" | "rooms" | "playback" | "gateway";
+export type ServiceName = "clock" | "rooms" | "playback" | "gateway" | "scheduler";
 
 /** Node flags per service: the gateway holds many streams, and young-generation GC dominates there. */
 const NODE_FLAGS: Record<ServiceName, string[]> = {
   clock: [],
   rooms: [],
   playback: [],
+  scheduler: [],
   gateway: ["--max-semi-space-size=32"],
 };
 

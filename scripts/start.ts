@@ -15,6 +15,7 @@ const SERVICES = [
   { name: "clock", operatorPortVar: "CLOCK_OPERATOR_PORT", operatorPort: 9081 },
   { name: "rooms", operatorPortVar: "ROOMS_OPERATOR_PORT", operatorPort: 9083 },
   { name: "playback", operatorPortVar: "PLAYBACK_OPERATOR_PORT", operatorPort: 9082 },
+  { name: "scheduler", operatorPortVar: "SCHEDULER_OPERATOR_PORT", operatorPort: 9084 },
   { name: "gateway", operatorPortVar: "GATEWAY_OPERATOR_PORT", operatorPort: 9080 },
 ] as const;
 

@@ -58,6 +58,11 @@ export const roomKeys = {
   rtt: (roomId: string) => room(roomId, "rtt"),
   /** Sorted set: session id by the time of its latest clock sample (freshness). */
   rttSeen: (roomId: string) => room(roomId, "rtt.seen"),
+  /**
+   * The server time (ms) of the last playback_sync tick sent to the room: a tick is sent only
+   * if it is later, so a job run twice never sends its tick twice. Expires by itself.
+   */
+  syncTick: (roomId: string) => room(roomId, "sync.tick"),
   /** Sharded pub/sub channel of the room's events. */
   events: (roomId: string) => room(roomId, "events"),
 };
@@ -103,3 +108,20 @@ export const presenceDueKey = "presence:{due}";
 
 /** The BullMQ queue prefix of the track-end timer: its own hash tag, one shard. */
 export const playbackEndQueuePrefix = "{playback-end}";
+
+/**
+ * The keys of the periodic playback_sync (the 10 s sync), all on the queue's own hash tag:
+ * the BullMQ prefix, the index of playing rooms the scheduler reconciles from (a set of room
+ * ids), and the lock of the periodic reconcile. They live on one shard, and are split together
+ * when rooms are spread over several queues (one tag each).
+ */
+export function syncQueueKeys(tag: string) {
+  const prefix = `{${assertKeyId(tag)}}`;
+  return {
+    prefix,
+    playingRooms: `${prefix}:rooms.playing`,
+    reconcileLock: `${prefix}:reconcile.lock`,
+  };
+}
+
+export type SyncQueueKeys = ReturnType<typeof syncQueueKeys>;

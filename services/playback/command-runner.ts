@@ -12,9 +12,27 @@ import { effectiveAt, TimelineStateError, type Timeline } from "./timeline.js";
  */
 const MAX_ATTEMPTS = 64;
 
-/** Reacts to committed changes: the track-end timer, and the place for the 10 s sync scheduler. */
+/** Reacts to changes of a room's timeline: the track-end timer, the 10 s sync's schedule. */
 export interface PlaybackHooks {
+  /**
+   * Before a change is stored, awaited: a failure fails the command and nothing is stored.
+   * It may run for a change that then loses its compare-and-set.
+   */
+  beforeCommit?(roomId: string, next: Timeline, nowMs: number): Promise<void>;
+  /** After a change was stored and announced; not awaited by the command. */
   committed(roomId: string, previous: Timeline, next: Timeline, nowMs: number): Promise<void>;
+}
+
+/** Several hooks as one: each sees every change; the first failure is reported. */
+export function allHooks(...hooks: PlaybackHooks[]): PlaybackHooks {
+  return {
+    async beforeCommit(roomId, next, nowMs) {
+      await Promise.all(hooks.map((h) => h.beforeCommit?.(roomId, next, nowMs)));
+    },
+    async committed(roomId, previous, next, nowMs) {
+      await Promise.all(hooks.map((h) => h.committed(roomId, previous, next, nowMs)));
+    },
+  };
 }
 
 export interface Command {
@@ -54,6 +72,7 @@ export function createCommandRunner(deps: { store: PlaybackStore; clock: ClockSo
         throw err;
       }
       next = { ...next, version: stored.version + 1 };
+      await hooks.beforeCommit?.(cmd.roomId, next, nowMs);
       const status = await store.commit(cmd.roomId, stored.version, cmd.djId, next, playbackEventBytes(cmd.roomId, next, nowMs, cmd.change));
       if (status === "OK") {
         // Not awaited: the change is committed and announced; the hooks' own storage (BullMQ)

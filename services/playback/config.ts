@@ -1,4 +1,25 @@
-import { numberSetting, portSetting, urlSetting } from "../common/config.js";
+import { numberSetting, portSetting, stringSetting, urlSetting } from "../common/config.js";
+
+/**
+ * The periodic playback_sync, shared by the playback service (which turns a room's schedule
+ * on and off) and the scheduler (which sends the ticks): both must use the same values.
+ */
+export const syncSettings = {
+  /** A playing room gets a playback_sync this often. */
+  syncIntervalMs: numberSetting("SYNC_INTERVAL_MS", 10_000, { min: 50, max: 3_600_000, integer: true }),
+  /**
+   * BullMQ hands a due job to a worker tens of milliseconds late; the scheduler takes each tick
+   * this much before its instant and sends it at the instant.
+   */
+  syncLeadMs: numberSetting("SYNC_LEAD_MS", 200, { min: 0, max: 5000, integer: true }),
+  /** The sync queue's hash tag (see syncQueueKeys): deployments sharing one Redis each take their own. */
+  syncQueueTag: stringSetting("SYNC_QUEUE_TAG", "playback-sync", {
+    pattern: /^[A-Za-z0-9_-]{1,64}$/,
+    describe: 'must be 1 to 64 letters, digits, "-" or "_"',
+  }),
+};
+
+export type SyncOptions = { syncIntervalMs: number; syncLeadMs: number; syncQueueTag: string };
 
 /** The playback service's own settings (besides the common ones). */
 export const playbackSettings = {
@@ -12,6 +33,7 @@ export const playbackSettings = {
   maxBufferMs: numberSetting("SYNC_BUFFER_MAX_MS", 500, { min: 0 }),
   /** The round trip assumed for a room without fresh clock samples. */
   defaultRttMs: numberSetting("SYNC_DEFAULT_RTT_MS", 50, { min: 0 }),
+  ...syncSettings,
 };
 
 export type BufferOptions = { rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number };

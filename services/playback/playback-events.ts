@@ -1,5 +1,5 @@
-import { create, toBinary } from "@bufbuild/protobuf";
-import { PlaybackChange } from "../../gen/groovebox/playback/v1/playback_pb.js";
+import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { PlaybackChange, type PlaybackSyncSchema } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import { RoomEventSchema } from "../../gen/groovebox/room/v1/room_pb.js";
 import { playbackStateAt } from "./playback-view.js";
 import type { Timeline } from "./timeline.js";
@@ -47,4 +47,12 @@ export function playbackEventBytes(roomId: string, next: Timeline, nowMs: number
           },
         };
   return toBinary(RoomEventSchema, create(RoomEventSchema, { roomId, serverTimestamp: nowMs, event }));
+}
+
+/** The room event of a periodic playback_sync, as bytes for the room's channel. */
+export function playbackSyncEventBytes(sync: MessageInitShape<typeof PlaybackSyncSchema> & { roomId: string; serverTimestamp: number }): Uint8Array {
+  return toBinary(
+    RoomEventSchema,
+    create(RoomEventSchema, { roomId: sync.roomId, serverTimestamp: sync.serverTimestamp, event: { case: "playbackSync", value: sync } }),
+  );
 }

@@ -1,4 +1,4 @@
-import { LUA_ROOM_KEYS, roomScriptKeys } from "../common/keys.js";
+import { LUA_ROOM_KEYS, roomKeys, roomScriptKeys } from "../common/keys.js";
 import { LuaScript, type RedisClient } from "../common/redis.js";
 import { LUA_PUBLISH_ROOM_EVENT } from "../common/room-events.js";
 import { decodePlaybackRecord, encodePlaybackRecord } from "./playback-record.js";
@@ -11,24 +11,47 @@ if ARGV[1] ~= '' then member = redis.call('HEXISTS', K.members, ARGV[1]) end
 return {redis.call('EXISTS', K.meta), redis.call('GET', K.currentDj) or '', redis.call('GET', K.playback) or '', member}
 `);
 
+/** Lua: the version of the stored timeline (0 when none or unreadable). */
+const LUA_STORED_VERSION = `
+local function stored_version(key)
+  local raw = redis.call('GET', key)
+  if not raw then return 0 end
+  local ok, record = pcall(cjson.decode, raw)
+  if ok and type(record) == 'table' then return tonumber(record.version) or 0 end
+  return 0
+end
+`;
+
 /**
  * The compare-and-set of a room's timeline, with its event, in one step.
  * ARGV 1: the version the change was computed from; 2: the DJ giving the command ("" for the
  * system, e.g. a track reaching its end); 3: the new timeline (JSON); 4: the RoomEvent bytes.
  * The stored timeline keeps the room's TTL (an empty room still expires).
  */
-const commitScript = new LuaScript(`${LUA_ROOM_KEYS}${LUA_PUBLISH_ROOM_EVENT}
+const commitScript = new LuaScript(`${LUA_ROOM_KEYS}${LUA_PUBLISH_ROOM_EVENT}${LUA_STORED_VERSION}
 if redis.call('EXISTS', K.meta) == 0 then return {'NOT_FOUND', '0'} end
 if ARGV[2] ~= '' and redis.call('GET', K.currentDj) ~= ARGV[2] then return {'NOT_DJ', '0'} end
-local version = 0
-local raw = redis.call('GET', K.playback)
-if raw then
-  local ok, record = pcall(cjson.decode, raw)
-  if ok and type(record) == 'table' then version = tonumber(record.version) or 0 end
-end
+local version = stored_version(K.playback)
 if version ~= tonumber(ARGV[1]) then return {'CONFLICT', tostring(version)} end
 redis.call('SET', K.playback, ARGV[3], 'KEEPTTL')
 return {'OK', tostring(publish_room_event(K.seq, K.events, ARGV[4]))}
+`);
+
+/**
+ * A periodic playback_sync of a room, sent once: only if the timeline is still at the version
+ * it was computed from, and only if no tick at or after its server time was sent before.
+ * KEYS: meta, playback, seq, sync tick mark, events channel (one room's tag).
+ * ARGV 1: the version; 2: the tick's server time (ms); 3: how long the mark lives (ms);
+ * 4: the RoomEvent bytes.
+ */
+const syncTickScript = new LuaScript(`${LUA_PUBLISH_ROOM_EVENT}${LUA_STORED_VERSION}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'NOT_FOUND' end
+if stored_version(KEYS[2]) ~= tonumber(ARGV[1]) then return 'CONFLICT' end
+local last = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+if last >= tonumber(ARGV[2]) then return 'DUPLICATE' end
+redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[3])
+publish_room_event(KEYS[3], KEYS[5], ARGV[4])
+return 'OK'
 `);
 
 export interface PlaybackRoom {
@@ -38,6 +61,7 @@ export interface PlaybackRoom {
 }
 
 export type CommitStatus = "OK" | "NOT_FOUND" | "NOT_DJ" | "CONFLICT";
+export type SyncTickStatus = "OK" | "NOT_FOUND" | "CONFLICT" | "DUPLICATE";
 
 /** The playback service's storage: the seed key `room:{roomId}:state.playback`, read and compare-and-set. */
 export function createPlaybackStore(redis: RedisClient) {
@@ -63,6 +87,12 @@ export function createPlaybackStore(redis: RedisClient) {
         Buffer.from(event),
       ])) as [CommitStatus, string];
       return status;
+    },
+
+    /** Publishes a sync tick computed from timeline `version` at `tickMs`, once (see syncTickScript). */
+    async publishSyncTick(roomId: string, version: number, tickMs: number, markTtlMs: number, event: Uint8Array): Promise<SyncTickStatus> {
+      const keys = [roomKeys.meta(roomId), roomKeys.playback(roomId), roomKeys.seq(roomId), roomKeys.syncTick(roomId), roomKeys.events(roomId)];
+      return (await syncTickScript.run(redis, keys, [version, tickMs, Math.ceil(markTtlMs), Buffer.from(event)])) as SyncTickStatus;
     },
   };
 }

@@ -7,10 +7,11 @@ import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
 import { closeRedis, createQueueConnection, type RedisClient } from "../common/redis.js";
 import { createRedisServiceServer, type ServiceAddressOptions } from "../common/server.js";
-import { createCommandRunner, type CommandRunner } from "./command-runner.js";
-import type { BufferOptions } from "./config.js";
+import { allHooks, createCommandRunner, type CommandRunner } from "./command-runner.js";
+import type { BufferOptions, SyncOptions } from "./config.js";
 import { createPlaybackStore } from "./playback-store.js";
 import { playbackRoutes, playbackServiceNames } from "./routes.js";
+import { createSyncSchedule } from "./sync-schedule.js";
 import { createTrackEndTimer } from "./track-end.js";
 
 export interface PlaybackServerDeps {
@@ -20,6 +21,7 @@ export interface PlaybackServerDeps {
   logger: Logger;
   metrics: Registry;
   options: BufferOptions &
+    SyncOptions &
     ServiceAddressOptions & {
       clockUrl: string;
       redisUrl: string;
@@ -27,7 +29,7 @@ export interface PlaybackServerDeps {
     };
 }
 
-/** The playback service: the timeline commands, the track-end timer, and its server. */
+/** The playback service: the timeline commands, the track-end timer, the 10 s sync's schedule, and its server. */
 export function createPlaybackServer(deps: PlaybackServerDeps) {
   const { options: o, clock, logger, tokens } = deps;
   const store = createPlaybackStore(deps.redis);
@@ -39,7 +41,8 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
     logger,
     run: () => run!,
   });
-  run = createCommandRunner({ store, clock, hooks: trackEnd.hooks, logger });
+  const syncSchedule = createSyncSchedule({ redis: deps.redis, connection: queueConnection, store, clock, options: o, logger });
+  run = createCommandRunner({ store, clock, hooks: allHooks(trackEnd.hooks, syncSchedule.hooks), logger });
   const clockTransport = createInternalTransport(o.clockUrl, { service: "playback", tokens, clock });
   const server = createRedisServiceServer(deps, {
     serviceNames: playbackServiceNames,
@@ -64,6 +67,7 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
     async stop(): Promise<void> {
       await server.stop();
       await trackEnd.stop();
+      await syncSchedule.close();
       clockTransport.close();
       await closeRedis(queueConnection);
     },

@@ -13,6 +13,7 @@ import { createRoomsServer } from "../../services/rooms/server.js";
 import { createPlaybackServer } from "../../services/playback/server.js";
 import { eventually } from "./eventually.js";
 import type { RedisTarget } from "./redis-server.js";
+import { createSchedulerServer } from "../../services/scheduler/server.js";
 
 /** The Redis of the test run (see global-setup.ts): read as the services read it. */
 export function testRedisTarget(): RedisTarget {
@@ -47,7 +48,32 @@ export interface StackOptions {
   buffer?: Partial<{ rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number }>;
   /** The services' loggers (default: silent, see testLogger). */
   logger?: (service: string) => Logger;
+  /** Scheduler processes (in this process) sending the periodic playback_sync; none by default. */
+  schedulers?: number;
+  sync?: Partial<SyncTestOptions>;
 }
+
+export interface SyncTestOptions {
+  syncQueueTag: string;
+  syncIntervalMs: number;
+  syncLeadMs: number;
+  syncMaxLatenessMs: number;
+  syncConcurrency: number;
+  syncReconcileIntervalMs: number;
+}
+
+/** The sync settings of a test stack: a production-like interval unless a test says otherwise. */
+export const testSyncOptions = (given: Partial<SyncTestOptions> = {}): SyncTestOptions => ({
+  // A queue of its own: test files share one Redis.
+  syncQueueTag: `playback-sync-${randomBytes(6).toString("hex")}`,
+  syncIntervalMs: 10_000,
+  syncLeadMs: 50,
+  // Never skip a tick for lateness in tests: a loaded machine must not change what arrives.
+  syncMaxLatenessMs: 60_000,
+  syncConcurrency: 100,
+  syncReconcileIntervalMs: 60_000,
+  ...given,
+});
 
 export interface Stack {
   tokens: TokenService;
@@ -58,7 +84,46 @@ export interface Stack {
   roomsUrl: string;
   playbackUrl: string;
   rooms: ReturnType<typeof createRoomsServer>;
+  schedulers: TestScheduler[];
+  /** The sync settings of the stack's playback service and schedulers. */
+  sync: SyncTestOptions;
+  /** The services' clock. */
+  clock: ClockSource;
   stop(): Promise<void>;
+}
+
+/** A scheduler running in this process: its health and metrics at `operatorUrl`. */
+export interface TestScheduler {
+  operatorUrl: string;
+  server: ReturnType<typeof createSchedulerServer>;
+  stop(): Promise<void>;
+}
+
+/** Starts a scheduler in this process with its own Redis connection; resolves once it has reconciled. */
+export async function startTestScheduler(opts: { name: string; redis?: RedisTarget; clock: ClockSource; sync: SyncTestOptions }): Promise<TestScheduler> {
+  const target = opts.redis ?? testRedisTarget();
+  const redis = testRedis(opts.name, target);
+  const server = createSchedulerServer({
+    redis,
+    clock: opts.clock,
+    logger: testLogger(opts.name),
+    metrics: new Registry(),
+    options: {
+      host: "127.0.0.1",
+      port: 0,
+      operatorHost: "127.0.0.1",
+      operatorPort: 0,
+      shutdownGraceMs: 2000,
+      redisUrl: target.url,
+      redisClusterNodes: target.clusterNodes,
+      ...opts.sync,
+    },
+  });
+  await server.start();
+  await server.reconciler.runOnce();
+  const operatorUrl = `http://127.0.0.1:${server.operatorPort()}`;
+  await eventually(async () => ((await fetch(`${operatorUrl}/healthz`)).ok ? true : undefined), 10_000, `${opts.name} healthy`);
+  return { operatorUrl, server, stop: () => server.stop().finally(() => closeRedis(redis)) };
 }
 
 /**
@@ -79,6 +144,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const operatorUrl = (server: { operatorPort(): number }) => `http://127.0.0.1:${server.operatorPort()}`;
   const redisTarget = opts.redis ?? testRedisTarget();
   const logger = opts.logger ?? testLogger;
+  const sync = testSyncOptions(opts.sync);
 
   const clockRedis = testRedis("clock", redisTarget);
   const clockServer = createClockServer({
@@ -132,11 +198,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       maxBufferMs: 500,
       defaultRttMs: 50,
       ...opts.buffer,
+      ...sync,
     },
   });
   const playbackUrl = `http://127.0.0.1:${await playback.start()}`;
   operatorUrls.playback = operatorUrl(playback);
   toStop.push(() => playback.stop().finally(() => closeRedis(playbackRedis)));
+
+  const schedulers: TestScheduler[] = [];
+  for (let i = 0; i < (opts.schedulers ?? 0); i++) {
+    const scheduler = await startTestScheduler({ name: `scheduler-${i}`, redis: redisTarget, clock, sync });
+    schedulers.push(scheduler);
+    toStop.push(() => scheduler.stop());
+  }
 
   const gatewayUrls: string[] = [];
   for (let i = 0; i < (opts.gateways ?? 1); i++) {
@@ -187,6 +261,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     roomsUrl,
     playbackUrl,
     rooms,
+    schedulers,
+    sync,
+    clock,
     /** Stops every service (each even when another fails), gateways first; rethrows the first failure. */
     async stop() {
       const failures: unknown[] = [];

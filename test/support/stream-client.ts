@@ -128,6 +128,11 @@ export class TestStream {
     return this.take((m) => m.message.case === kind, kind, timeoutMs, true) as Promise<ServerMessageOf<C>>;
   }
 
+  /** The next room event (a message with a sequence number), whatever its kind. */
+  nextEvent(timeoutMs = 5000): Promise<ServerMessage> {
+    return this.take((m) => m.seq > 0n, "room event", timeoutMs, true);
+  }
+
   /** Sends a request and waits for the message that answers it (by request_id). */
   async request(msg: ClientMessageInit & { requestId: string }, timeoutMs = 5000): Promise<ServerMessage> {
     await this.send(msg);

@@ -1,0 +1,148 @@
+import { Queue } from "bullmq";
+import { syncQueueKeys } from "../services/common/keys.js";
+import { closeRedis, createQueueConnection } from "../services/common/redis.js";
+import { SYNC_QUEUE } from "../services/playback/sync-schedule.js";
+import { eventually } from "./support/eventually.js";
+import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
+import { startServiceProcess, type ServiceProcess } from "./support/service-process.js";
+import { inspectRedis, startStack, startTestScheduler, testRedisTarget, type Stack } from "./support/stack.js";
+import type { TestStream } from "./support/stream-client.js";
+import { expectOnGrid, type Sync } from "./support/sync-ticks.js";
+
+const INTERVAL = 200;
+const LEAD = 50;
+
+/** Everything a stream received so far and from now on, as it arrives. */
+function recorder(stream: TestStream) {
+  const syncs: Sync[] = [];
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      const message = await stream.next("playbackSync", 60_000).catch(() => undefined);
+      if (message === undefined) return;
+      syncs.push(message.message.value);
+    }
+  })();
+  return {
+    syncs,
+    /** Resolves once `n` ticks have arrived in all. */
+    count: (n: number) => eventually(async () => (syncs.length >= n ? true : undefined), 30_000, `${n} ticks`),
+    stop() {
+      stopped = true;
+      stream.cancel();
+      return done;
+    },
+  };
+}
+
+/**
+ * Scheduler processes coming and going: reconcile on start, real child processes killed with
+ * SIGKILL (their stalled jobs go to the others), graceful SIGTERM.
+ */
+describe("scheduler processes", () => {
+  let stack: Stack;
+  let ada: Guest;
+  const look = inspectRedis();
+  const connection = createQueueConnection({ ...testRedisTarget(), name: "scheduler-processes-test" });
+  let queue: Queue;
+  let keys: ReturnType<typeof syncQueueKeys>;
+  const running: ServiceProcess[] = [];
+
+  /** A scheduler child process on the stack's queue. */
+  const schedulerProcess = async () => {
+    const redis = testRedisTarget();
+    const proc = await startServiceProcess("scheduler", { portVar: "SCHEDULER_PORT", operatorPortVar: "SCHEDULER_OPERATOR_PORT" }, {
+      REDIS_URL: redis.url,
+      REDIS_CLUSTER_NODES: redis.clusterNodes.map(({ host, port }) => `${host}:${port}`).join(","),
+      SYNC_INTERVAL_MS: String(INTERVAL),
+      SYNC_LEAD_MS: String(LEAD),
+      SYNC_MAX_LATENESS_MS: "60000",
+      SYNC_QUEUE_TAG: stack.sync.syncQueueTag,
+    });
+    running.push(proc);
+    return proc;
+  };
+
+  beforeAll(async () => {
+    stack = await startStack({ sync: { syncIntervalMs: INTERVAL, syncLeadMs: LEAD } });
+    keys = syncQueueKeys(stack.sync.syncQueueTag);
+    queue = new Queue(SYNC_QUEUE, { connection, prefix: keys.prefix });
+    ada = await guest(stack.gatewayUrls[0]!, "Ada");
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((p) => p.kill()));
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await queue.close();
+    await closeRedis(connection);
+    look.disconnect();
+  });
+
+  async function playingRoom() {
+    const state = (await ada.rooms.createRoom({}, ada.auth)).state!;
+    const stream = await ada.connect();
+    await joinOnStream(stream, state.roomCode);
+    await ada.playback.start({ roomId: state.roomId, trackId: "song" }, ada.auth);
+    await eventually(() => queue.getJobScheduler(state.roomId));
+    return { roomId: state.roomId, stream };
+  }
+
+  it("reconciles on start: every playing room gets a schedule, no other room keeps one", async () => {
+    const lost = await playingRoom(); // its scheduler was lost
+    await queue.removeJobScheduler(lost.roomId);
+    const unindexed = await playingRoom(); // missing from the index
+    await look.srem(keys.playingRooms, unindexed.roomId);
+    const paused = await playingRoom(); // paused, with a scheduler left behind
+    await ada.playback.pause({ roomId: paused.roomId }, ada.auth);
+    await eventually(async () => ((await queue.getJobScheduler(paused.roomId)) === undefined ? true : undefined));
+    await queue.upsertJobScheduler(paused.roomId, { every: INTERVAL }, { data: { roomId: paused.roomId } });
+    await look.sadd(keys.playingRooms, paused.roomId);
+    const ghost = "no-such-room-" + Date.now(); // a room that is gone
+    await queue.upsertJobScheduler(ghost, { every: INTERVAL, startDate: Date.now() + 60_000 }, { data: { roomId: ghost } });
+    await look.sadd(keys.playingRooms, ghost);
+
+    const scheduler = await startTestScheduler({ name: "reconciler", clock: stack.clock, sync: stack.sync });
+    try {
+      expect(await queue.getJobScheduler(lost.roomId)).toBeDefined();
+      expect(await look.sismember(keys.playingRooms, unindexed.roomId)).toBe(1);
+      expect(await queue.getJobScheduler(paused.roomId)).toBeUndefined();
+      expect(await look.sismember(keys.playingRooms, paused.roomId)).toBe(0);
+      expect(await queue.getJobScheduler(ghost)).toBeUndefined();
+      expect(await look.sismember(keys.playingRooms, ghost)).toBe(0);
+      const page = await (await fetch(`${scheduler.operatorUrl}/metrics`)).text();
+      expect(page).toContain('scheduler_reconcile_fixes_total{fix="scheduled"} 1');
+      expect(page).toContain('scheduler_reconcile_fixes_total{fix="indexed"} 1');
+      expect(page).toContain('scheduler_reconcile_fixes_total{fix="unscheduled"} 2');
+      // The room that had lost its scheduler ticks again.
+      expect((await lost.stream.next("playbackSync", 10_000)).message.value.roomId).toBe(lost.roomId);
+    } finally {
+      await scheduler.stop();
+      for (const r of [lost, unindexed, paused]) {
+        r.stream.cancel();
+        await ada.playback.stop({ roomId: r.roomId }, ada.auth).catch(() => undefined);
+      }
+    }
+  });
+
+  it("carries on with the other process when one of two is killed", async () => {
+    const rooms = await Promise.all(Array.from({ length: 6 }, () => playingRoom()));
+    const recorders = rooms.map((r) => recorder(r.stream));
+    const [doomed, survivor] = await Promise.all([schedulerProcess(), schedulerProcess()]);
+    await Promise.all(recorders.map((r) => r.count(3)));
+    await doomed.kill();
+    const counts = recorders.map((r) => r.syncs.length);
+    await Promise.all(recorders.map((r, i) => r.count(counts[i]! + 5)));
+    for (const r of recorders) await r.stop();
+    for (const r of recorders) expectOnGrid(r.syncs, INTERVAL);
+    const page = await (await fetch(`${survivor.operatorUrl}/metrics`)).text();
+    expect(page).toMatch(/scheduler_ticks_total\{outcome="sent"[^}]*\} [1-9]/);
+    for (const r of rooms) await ada.playback.stop({ roomId: r.roomId }, ada.auth);
+  });
+
+  it("stops gracefully on SIGTERM", async () => {
+    const proc = await schedulerProcess();
+    running.splice(running.indexOf(proc), 1);
+    expect(await proc.stop()).toBe(0);
+  });
+});
