@@ -47,16 +47,8 @@ export function createClockSampleService(deps: { store: SampleStore; clock: Cloc
     async getSessionEstimate(req) {
       const sessionId = requireId(req.sessionId, "session_id");
       const estimate = await store.estimate(sessionId, clock.now());
-      if (!estimate) throw new ConnectError(`no fresh clock samples for session ${sessionId}`, Code.NotFound);
-      return {
-        estimate: {
-          offsetMs: estimate.offsetMs,
-          rttMs: estimate.rttMs,
-          sampleCount: estimate.sampleCount,
-          sampleTimeMs: estimate.sampleTimeMs,
-          lastSampleTimeMs: estimate.lastSampleTimeMs,
-        },
-      };
+      if (!estimate) throw new ConnectError(`no clock estimate for session ${sessionId}`, Code.NotFound);
+      return { estimate };
     },
 
     async getRoomMaxRtt(req) {

@@ -1,9 +1,12 @@
+import { percentile } from "../common/stats.js";
 import {
+  advanceSession,
   defaultEstimatorOptions as opts,
-  estimateClock,
+  estimateAt,
   evaluateExchange,
   freshWindow,
   type ClockSampleValue,
+  type SessionClock,
 } from "./estimator.js";
 
 /** An exchange over a link with the given one-way delays, where server = client + offset. */
@@ -58,57 +61,148 @@ describe("evaluateExchange", () => {
   });
 });
 
-describe("estimateClock", () => {
-  it("keeps the min-RTT sample, not the last one", () => {
-    const samples = [
-      sample(exchange(0, 100, 20, 20)),
-      sample(exchange(1000, 100, 2, 2)), // the best
-      sample(exchange(2000, 100, 50, 5)), // delayed and asymmetric, and the newest
-    ];
-    const est = estimateClock(samples, 2200, opts)!;
-    expect(est.rttMs).toBeCloseTo(4, 6);
-    expect(est.offsetMs).toBeCloseTo(100, 6);
-    expect(est.sampleTimeMs).toBeCloseTo(samples[1]!.serverTimeMs, 9);
-    expect(est.lastSampleTimeMs).toBeCloseTo(samples[2]!.serverTimeMs, 9);
-    expect(est.sampleCount).toBe(3);
+/**
+ * A device whose clock is off by `offsetMs` at server time 0 and runs `driftPpm` fast, pinging
+ * every `intervalMs` from `startMs` over a link whose one-way delays `delays` gives.
+ */
+function device(o: { offsetMs: number; driftPpm: number; delays: () => [up: number, down: number]; intervalMs?: number; startMs?: number }) {
+  const local = (t: number) => t - o.offsetMs + o.driftPpm * 1e-6 * t;
+  return {
+    /** The true offset (server - device) at server time t. */
+    truth: (t: number) => t - local(t),
+    /** The samples of pings sent at server times [from, to). */
+    samples(from: number, to: number): ClockSampleValue[] {
+      const out: ClockSampleValue[] = [];
+      for (let s = from; s < to; s += o.intervalMs ?? 2000) {
+        const [up, down] = o.delays();
+        const t1 = s + up;
+        const t2 = t1 + 0.05;
+        out.push(sample({ t0: local(s), t1, t2, t3: local(t2 + down) }));
+      }
+      return out;
+    },
+  };
+}
+
+function feed(samples: readonly ClockSampleValue[], session?: SessionClock): SessionClock {
+  return advanceSession(session ?? { window: [], filter: undefined }, samples, opts)!;
+}
+
+/** A deterministic source in [0, 1). */
+function seeded(seed: number) {
+  let a = seed;
+  return () => ((a = (Math.imul(a, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+/** Heavy-tailed one-way jitter: Pareto with median `medianMs` (shape 1.5), capped at 100 ms. */
+const pareto = (random: () => number, medianMs: number) => () => {
+  const xm = medianMs / (2 ** (1 / 1.5) - 1);
+  return Math.min(100, xm * ((1 - random()) ** (-1 / 1.5) - 1));
+};
+
+describe("advanceSession and estimateAt", () => {
+  it("finds offset and drift of a clean link and extrapolates them", () => {
+    const dev = device({ offsetMs: 250, driftPpm: 80, delays: () => [20, 20] });
+    const session = feed(dev.samples(0, 300_000));
+    for (const t of [300_000, 301_000, 360_000, 420_000]) {
+      const est = estimateAt(session, t, opts);
+      expect(est.referenceTimeMs).toBe(t);
+      expect(Math.abs(est.offsetMs - dev.truth(t))).toBeLessThan(0.02);
+      expect(est.errorMs).toBeGreaterThan(Math.abs(est.offsetMs - dev.truth(t)));
+    }
+    const est = estimateAt(session, 300_000, opts);
+    expect(est.driftPpm).toBeCloseTo(-80, 0); // the device runs fast: the offset shrinks
+    expect(est.rttMs).toBeCloseTo(40, 2);
+    expect(est.sampleCount).toBe(16);
   });
 
-  it("is not moved by outliers with huge, one-sided delays", () => {
-    const good = [0, 1000, 2000].map((t) => sample(exchange(t, -40, 5, 5)));
-    const outliers = [3000, 4000].map((t) => sample(exchange(t, -40, 900, 3)));
-    const est = estimateClock([...good, ...outliers], 4500, opts)!;
-    expect(est.offsetMs).toBeCloseTo(-40, 6);
+  it("follows a drifting device where the min-RTT sample alone goes stale", () => {
+    const clean = device({ offsetMs: -3000, driftPpm: -100, delays: () => [30, 30] });
+    const queued = device({ offsetMs: -3000, driftPpm: -100, delays: () => [36, 30] }); // 6 ms of queue upstream
+    const session = feed([...clean.samples(0, 60_000), ...queued.samples(60_000, 76_000)]);
+    // The best samples are 16 s old, and the device drifted 1.6 ms since; the queued ones are
+    // 3 ms off (half their queue).
+    const est = estimateAt(session, 76_000, opts);
+    expect(Math.abs(est.offsetMs - clean.truth(76_000))).toBeLessThan(0.5);
+  });
+
+  it("reads the offset within the bound long after the last sample, growing the bound with age", () => {
+    const dev = device({ offsetMs: 42, driftPpm: 55, delays: () => [12, 12] });
+    const session = feed(dev.samples(0, 600_000));
+    const soon = estimateAt(session, 600_000, opts);
+    const later = estimateAt(session, 720_000, opts);
+    expect(Math.abs(later.offsetMs - dev.truth(720_000))).toBeLessThan(later.errorMs);
+    expect(later.errorMs).toBeGreaterThan(soon.errorMs);
+    expect(later.sampleCount).toBe(0); // no fresh samples; the estimate stands
+    expect(later.lastSampleTimeMs).toBe(soon.lastSampleTimeMs);
+  });
+
+  it("stays within 1 ms at p99 with +-100 ppm devices on jittered WAN links", () => {
+    const random = seeded(7);
+    const errors: number[] = [];
+    for (let d = 0; d < 30; d++) {
+      const base = 5 + random() * 70;
+      const jitter = pareto(random, 2);
+      const dev = device({ offsetMs: (random() * 2 - 1) * 10_000, driftPpm: (random() * 2 - 1) * 100, delays: () => [base + jitter(), base + jitter()] });
+      let session: SessionClock | undefined;
+      for (let t = 0; t < 300_000; t += 2000) {
+        session = feed(dev.samples(t, t + 1), session);
+        if (t >= 30_000) {
+          const read = t + 2000 * random(); // before the next sample is known
+          errors.push(Math.abs(estimateAt(session, read, opts).offsetMs - dev.truth(read)));
+        }
+      }
+    }
+    expect(percentile(errors, 99)).toBeLessThan(1);
+  });
+
+  it("is not moved by samples with huge one-sided delays", () => {
+    const dev = device({ offsetMs: -40, driftPpm: 0, delays: () => [5, 5] });
+    const spiky = device({ offsetMs: -40, driftPpm: 0, delays: () => [900, 3] });
+    const session = feed([...dev.samples(0, 20_000), ...spiky.samples(20_000, 30_000), ...dev.samples(30_000, 32_000)]);
+    expect(estimateAt(session, 32_000, opts).offsetMs).toBeCloseTo(-40, 1);
+  });
+
+  it("judges the first samples against the link as it turns out to be", () => {
+    // The first ping queued 60 ms upstream: by itself it looks like the best there is.
+    let first = true;
+    const dev = device({ offsetMs: 700, driftPpm: 0, delays: () => (first ? ((first = false), [70, 10]) : [10, 10]) });
+    const session = feed(dev.samples(0, 8000));
+    expect(estimateAt(session, 8000, opts).offsetMs).toBeCloseTo(700, 0);
+  });
+
+  it("starts over when the device's clock is stepped", () => {
+    let step = 0;
+    const base = device({ offsetMs: 100, driftPpm: 20, delays: () => [8, 8] });
+    const session = feed(base.samples(0, 240_000));
+    step = 1500; // the device's own NTP moved its clock 1.5 s back
+    const stepped = device({ offsetMs: 100 + step, driftPpm: 20, delays: () => [8, 8] });
+    const after = feed(stepped.samples(240_000, 260_000), session);
+    expect(Math.abs(estimateAt(after, 260_000, opts).offsetMs - stepped.truth(260_000))).toBeLessThan(0.5);
+  });
+
+  it("errs by half a constant asymmetry of the link, which no sample shows", () => {
+    const dev = device({ offsetMs: 0, driftPpm: 0, delays: () => [30, 10] });
+    expect(estimateAt(feed(dev.samples(0, 60_000)), 60_000, opts).offsetMs).toBeCloseTo(10, 1);
+  });
+
+  it("reports the window's smallest and median round trips", () => {
+    const rtts = [10, 30, 20, 400];
+    let i = 0;
+    const dev = device({ offsetMs: 0, driftPpm: 0, delays: () => [rtts[i]! / 2, rtts[i++]! / 2] });
+    const est = estimateAt(feed(dev.samples(0, 8000)), 8000, opts);
     expect(est.rttMs).toBeCloseTo(10, 6);
-  });
-
-  it("reports the median round trip as the typical one", () => {
-    const samples = [10, 30, 20, 400].map((d, i) => sample(exchange(i * 1000, 0, d / 2, d / 2, 0)));
-    expect(estimateClock(samples, 4000, opts)!.typicalRttMs).toBeCloseTo(25, 6);
-  });
-
-  it("prefers the newer of two equally good samples", () => {
-    const samples = [sample(exchange(0, 10, 3, 3)), sample(exchange(1000, 12, 3, 3))];
-    expect(estimateClock(samples, 1500, opts)!.offsetMs).toBeCloseTo(12, 6);
-  });
-
-  it("lets old samples expire from the window", () => {
-    const old = sample(exchange(0, 500, 1, 1)); // the best, but old
-    const recent = sample(exchange(opts.maxSampleAgeMs + 10_000, 510, 8, 8));
-    const now = opts.maxSampleAgeMs + 10_100;
-    const est = estimateClock([old, recent], now, opts)!;
-    expect(est.offsetMs).toBeCloseTo(510, 6);
-    expect(est.sampleCount).toBe(1);
-    expect(estimateClock([old], now, opts)).toBeUndefined();
+    expect(est.typicalRttMs).toBeCloseTo(25, 6);
   });
 
   it("keeps at most windowSize samples, dropping the oldest", () => {
     const small = { ...opts, windowSize: 3 };
     const samples = [1, 2, 3, 4, 5].map((i) => sample(exchange(i * 100, i, 1, 1)));
     expect(freshWindow(samples, 600, small).map((s) => Math.round(s.offsetMs))).toEqual([3, 4, 5]);
-    expect(estimateClock(samples, 600, small)!.sampleCount).toBe(3);
+    expect(advanceSession({ window: [], filter: undefined }, samples, small)!.window).toHaveLength(3);
   });
 
   it("has no estimate without samples", () => {
-    expect(estimateClock([], 0, opts)).toBeUndefined();
+    expect(advanceSession({ window: [], filter: undefined }, [], opts)).toBeUndefined();
   });
 });

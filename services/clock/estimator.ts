@@ -1,4 +1,12 @@
 import { median } from "../common/stats.js";
+import {
+  defaultDriftFilterOptions,
+  offsetAt,
+  startFilter,
+  updateFilter,
+  type DriftFilterOptions,
+  type DriftState,
+} from "./drift-filter.js";
 
 /**
  * NTP-style clock estimation, as pure functions.
@@ -11,9 +19,12 @@ import { median } from "../common/stats.js";
  *     offset = ((t1 - t0) + (t2 - t3)) / 2        server time = client time + offset
  *
  * Queueing delay only ever adds to a sample's round trip, and it is what makes the two
- * directions unequal, so the sample with the smallest round trip in a recent window carries
- * the least offset error (the minimum-RTT filter of NTP's clock filter). The last sample is
- * not used as such: one delayed packet would move the estimate by half its delay.
+ * directions unequal, so the samples with the smallest round trips carry the least offset
+ * error (the idea of NTP's minimum-RTT clock filter). The last sample is not used as such: one
+ * delayed packet would move the estimate by half its delay. A session keeps a window of recent
+ * samples (the link's round trip: its smallest; the typical one: its median) and a drift
+ * filter (drift-filter.ts) that every sample updates, weighed by how much it queued, so the
+ * estimate knows the device clock's drift and extrapolates to any instant.
  */
 
 /** The four times of one exchange, in ms. */
@@ -33,6 +44,8 @@ export interface ClockSampleValue {
 }
 
 export interface EstimatorOptions {
+  /** The drift filter's settings (default: defaultDriftFilterOptions). */
+  drift?: DriftFilterOptions;
   /** How many recent samples a session's window keeps. */
   windowSize: number;
   /** Samples older than this (by server time) leave the window. */
@@ -54,18 +67,8 @@ export const defaultEstimatorOptions: EstimatorOptions = {
   clientResolutionMs: 1,
 };
 
-/** The chosen estimate of a session's clock. */
-export interface ClockEstimateValue {
-  offsetMs: number;
-  rttMs: number;
-  /** The median round trip of the window: the session's typical link, robust to spikes. */
-  typicalRttMs: number;
-  sampleCount: number;
-  /** The chosen sample's server time. */
-  sampleTimeMs: number;
-  /** The newest sample's server time. */
-  lastSampleTimeMs: number;
-}
+/** What error_ms and drift_error_ppm cover: this many standard deviations (about p99.7). */
+export const ERROR_SIGMAS = 3;
 
 /**
  * Evaluates an exchange; undefined when it cannot be a real measurement: a time that is not
@@ -88,24 +91,88 @@ export function freshWindow(samples: readonly ClockSampleValue[], nowMs: number,
 }
 
 /**
- * The estimate from a window at `nowMs`: the fresh sample with the smallest round trip (the
- * newest of equals). Undefined when no sample is fresh.
+ * A session's clock at one instant: the offset there, with what a reader needs to extrapolate
+ * it to any other instant T and to know how far to trust it:
+ *
+ *     offset(T) = offsetMs + driftPpm * 1e-6 * (T - referenceTimeMs)
+ *     error(T) <= errorMs + driftErrorPpm * 1e-6 * |T - referenceTimeMs|
  */
-export function estimateClock(
-  samples: readonly ClockSampleValue[],
-  nowMs: number,
+export interface ClockEstimateValue {
+  /** server time = client time + offset, at referenceTimeMs. */
+  offsetMs: number;
+  /** The server time the offset is for. */
+  referenceTimeMs: number;
+  /** How fast the offset grows, ppm of server time (the device's clock runs that much slow). */
+  driftPpm: number;
+  /** The offset's error at referenceTimeMs, ERROR_SIGMAS standard deviations, ms. */
+  errorMs: number;
+  /** The drift's error, ERROR_SIGMAS standard deviations, ppm. */
+  driftErrorPpm: number;
+  /** The smallest round trip of the window: the link's own. */
+  rttMs: number;
+  /** The median round trip of the window: the session's typical link, robust to spikes. */
+  typicalRttMs: number;
+  /** Samples in the window. */
+  sampleCount: number;
+  /** The newest sample's server time (its t1). */
+  lastSampleTimeMs: number;
+}
+
+/** A session's clock as stored: its window of samples and its drift filter. */
+export interface SessionClock {
+  window: ClockSampleValue[];
+  filter: DriftState;
+}
+
+const driftOptions = (opts: EstimatorOptions) => opts.drift ?? defaultDriftFilterOptions;
+const minRtt = (samples: readonly ClockSampleValue[]) => samples.reduce((m, s) => Math.min(m, s.rttMs), Infinity);
+
+/**
+ * Takes new samples (in the order they were taken) into a session's clock: each joins the
+ * window and updates the filter, weighed against the link of the window so far. While the
+ * window still holds every sample the filter has taken in (a session's first half minute, or
+ * after a restart), the filter is run again over all of them against the window's link as it
+ * is now: early samples were judged against a link not yet known, and the first samples are
+ * where a session's estimate is weakest. `filter` is undefined for a session's first samples.
+ */
+export function advanceSession(
+  previous: { window: readonly ClockSampleValue[]; filter: DriftState | undefined },
+  fresh: readonly ClockSampleValue[],
   opts: EstimatorOptions,
-): ClockEstimateValue | undefined {
-  const window = freshWindow(samples, nowMs, opts);
-  if (window.length === 0) return undefined;
-  let best = window[0]!;
-  for (const s of window) if (s.rttMs <= best.rttMs) best = s;
+): SessionClock | undefined {
+  const o = driftOptions(opts);
+  let window = [...previous.window];
+  let filter = previous.filter;
+  for (const sample of fresh) {
+    window = [...window, sample].slice(-opts.windowSize);
+    const link = minRtt(window);
+    if (!filter || window[0]!.serverTimeMs <= filter.startTimeMs) {
+      const taken = filter ? window.filter((s) => s.serverTimeMs >= filter!.startTimeMs) : [sample];
+      filter = taken.slice(1).reduce((f, s) => updateFilter(f, s, link, o), startFilter(taken[0]!, link, o));
+    } else {
+      filter = updateFilter(filter, sample, link, o);
+    }
+  }
+  return filter && { window, filter };
+}
+
+/**
+ * The estimate at server time `atMs`: the filter extrapolated there, and the window's round
+ * trips (of its samples still fresh at `atMs`; the last known ones when none is).
+ */
+export function estimateAt(session: SessionClock, atMs: number, opts: EstimatorOptions): ClockEstimateValue {
+  const { offsetMs, sigmaMs } = offsetAt(session.filter, atMs, driftOptions(opts));
+  const fresh = freshWindow(session.window, atMs, opts);
+  const window = fresh.length > 0 ? fresh : session.window;
   return {
-    offsetMs: best.offsetMs,
-    rttMs: best.rttMs,
+    offsetMs,
+    referenceTimeMs: atMs,
+    driftPpm: session.filter.drift * 1e6,
+    errorMs: ERROR_SIGMAS * sigmaMs,
+    driftErrorPpm: ERROR_SIGMAS * Math.sqrt(session.filter.pDD) * 1e6,
+    rttMs: minRtt(window),
     typicalRttMs: median(window.map((s) => s.rttMs)),
-    sampleCount: window.length,
-    sampleTimeMs: best.serverTimeMs,
-    lastSampleTimeMs: window[window.length - 1]!.serverTimeMs,
+    sampleCount: fresh.length,
+    lastSampleTimeMs: session.window.length > 0 ? session.window[session.window.length - 1]!.serverTimeMs : session.filter.referenceTimeMs,
   };
 }

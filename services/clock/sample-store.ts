@@ -1,13 +1,16 @@
 import { roomKeys, sessionKeys } from "../common/keys.js";
 import { LuaScript, type RedisClient } from "../common/redis.js";
 import {
-  estimateClock,
+  advanceSession,
+  estimateAt,
   evaluateExchange,
   type ClockEstimateValue,
   type ClockSampleValue,
   type EstimatorOptions,
   type ExchangeTimes,
+  type SessionClock,
 } from "./estimator.js";
+import { decodeFilter, decodeSamples, encodeEstimate, encodeSample } from "./session-record.js";
 
 export interface SampleStoreOptions extends EstimatorOptions {
   /** How long a session's clock keys live after its last sample. */
@@ -43,19 +46,10 @@ local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {top[2] or '0', redis.call('ZCARD', KEYS[1])}
 `);
 
-/** Samples are kept as "t1,rtt,offset" strings: compact, and readable in redis-cli. */
-const encodeSample = (s: ClockSampleValue) => `${s.serverTimeMs},${s.rttMs},${s.offsetMs}`;
-
-function decodeSample(raw: string): ClockSampleValue | undefined {
-  const [t1, rtt, offset] = raw.split(",").map(Number);
-  if (![t1, rtt, offset].every(Number.isFinite)) return undefined;
-  return { serverTimeMs: t1!, rttMs: rtt!, offsetMs: offset! };
-}
-
 /**
  * The clock service's storage: each session's window of samples and estimate under its own
- * hash tag, and per room an index of its sessions' typical round trips (sorted sets, so the
- * room's maximum is one O(log n) read, never a scan).
+ * hash tag (see session-record.ts), and per room an index of its sessions' typical round trips
+ * (sorted sets, so the room's maximum is one O(log n) read, never a scan).
  */
 export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) {
   async function indexInRoom(roomId: string, sessionId: string, estimate: ClockEstimateValue): Promise<void> {
@@ -73,62 +67,64 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
     await redis.multi().zrem(roomKeys.rtt(roomId), sessionId).zrem(roomKeys.rttSeen(roomId), sessionId).exec();
   }
 
-  /** Appends samples to a session's window and returns the whole window. One session tag. */
-  async function appendToWindow(sessionId: string, samples: ClockSampleValue[]): Promise<ClockSampleValue[]> {
-    const key = sessionKeys.clockSamples(sessionId);
+  /** A session's stored window and filter (one session tag). */
+  async function readSession(sessionId: string): Promise<{ window: ClockSampleValue[]; filter: SessionClock["filter"] | undefined }> {
     const results = await redis
       .multi()
-      .rpush(key, ...samples.map(encodeSample))
-      .ltrim(key, -opts.windowSize, -1)
-      .pexpire(key, opts.sessionTtlMs)
-      .lrange(key, 0, -1)
+      .lrange(sessionKeys.clockSamples(sessionId), 0, -1)
+      .hgetall(sessionKeys.clockEstimate(sessionId))
       .exec();
-    const raw = (results?.[3]?.[1] as string[] | undefined) ?? [];
-    return raw.map(decodeSample).filter((s): s is ClockSampleValue => s !== undefined);
+    const [samples, estimate] = [results?.[0]?.[1] as string[] | undefined, results?.[1]?.[1] as Record<string, string> | undefined];
+    return { window: decodeSamples(samples ?? []), filter: decodeFilter(estimate ?? {}) };
   }
 
-  async function writeEstimate(sessionId: string, estimate: ClockEstimateValue, lastRttMs: number): Promise<void> {
+  /**
+   * Stores a session's new samples and estimate: the window (appended and trimmed as the
+   * estimator did), the estimate at its newest sample with the filter, and the seed keys: the
+   * offset extrapolated to `nowMs` and the newest sample's round trip. One session tag.
+   */
+  async function writeSession(sessionId: string, fresh: ClockSampleValue[], session: SessionClock, nowMs: number): Promise<void> {
     const ttl = opts.sessionTtlMs;
+    const samplesKey = sessionKeys.clockSamples(sessionId);
     await redis
       .multi()
-      .set(sessionKeys.clockOffset(sessionId), String(estimate.offsetMs), "PX", ttl)
-      .set(sessionKeys.lastRtt(sessionId), String(lastRttMs), "PX", ttl)
-      .hset(sessionKeys.clockEstimate(sessionId), {
-        offsetMs: estimate.offsetMs,
-        rttMs: estimate.rttMs,
-        typicalRttMs: estimate.typicalRttMs,
-        sampleCount: estimate.sampleCount,
-        sampleTimeMs: estimate.sampleTimeMs,
-        lastSampleTimeMs: estimate.lastSampleTimeMs,
-      })
+      .rpush(samplesKey, ...fresh.map(encodeSample))
+      .ltrim(samplesKey, -opts.windowSize, -1)
+      .pexpire(samplesKey, ttl)
+      .set(sessionKeys.clockOffset(sessionId), String(estimateAt(session, nowMs, opts).offsetMs), "PX", ttl)
+      .set(sessionKeys.lastRtt(sessionId), String(fresh[fresh.length - 1]!.rttMs), "PX", ttl)
+      .hset(sessionKeys.clockEstimate(sessionId), encodeEstimate(estimateAt(session, session.filter.referenceTimeMs, opts), session.filter))
       .pexpire(sessionKeys.clockEstimate(sessionId), ttl)
       .exec();
   }
 
   return {
     /**
-     * Records one session's new exchanges: invalid ones are dropped, the rest join the
-     * window, the estimate is chosen again and written to the seed keys, and the session's
-     * room index entry is refreshed. Returns how many were accepted.
+     * Records one session's new exchanges: invalid ones are dropped, the rest update the
+     * session's window and drift filter, the estimate and the seed keys are written, and the
+     * session's room index entry is refreshed. Returns how many were accepted.
+     *
+     * Read, compute, write: a gateway sends one session's samples one call at a time, in order,
+     * so two calls never update the same session at once.
      */
     async record(batch: SessionSamples, nowMs: number): Promise<number> {
       const valid = batch.exchanges
         .map((times) => evaluateExchange(times, opts))
         .filter((s): s is ClockSampleValue => s !== undefined);
       if (valid.length === 0) return 0;
-      const window = await appendToWindow(batch.sessionId, valid);
-      const estimate = estimateClock(window, nowMs, opts);
-      if (estimate === undefined) return valid.length;
-      await writeEstimate(batch.sessionId, estimate, valid[valid.length - 1]!.rttMs);
-      if (batch.roomId !== "") await indexInRoom(batch.roomId, batch.sessionId, estimate);
+      const session = advanceSession(await readSession(batch.sessionId), valid, opts)!;
+      await writeSession(batch.sessionId, valid, session, nowMs);
+      if (batch.roomId !== "") await indexInRoom(batch.roomId, batch.sessionId, estimateAt(session, nowMs, opts));
       return valid.length;
     },
 
-    /** The session's current estimate, or undefined when it has none fresh. */
+    /**
+     * The session's estimate extrapolated to `nowMs`, or undefined when it has none (never
+     * sampled, ended, or silent for longer than the keys' TTL).
+     */
     async estimate(sessionId: string, nowMs: number): Promise<ClockEstimateValue | undefined> {
-      const raw = await redis.lrange(sessionKeys.clockSamples(sessionId), 0, -1);
-      const window = raw.map(decodeSample).filter((s): s is ClockSampleValue => s !== undefined);
-      return estimateClock(window, nowMs, opts);
+      const { window, filter } = await readSession(sessionId);
+      return filter && estimateAt({ window, filter }, nowMs, opts);
     },
 
     /** The largest fresh round trip of the room's sessions. */

@@ -20,13 +20,19 @@ const socket = (sessionId: string, suffix: string) => `socket:{${assertKeyId(ses
 
 /** Keys of one gateway session (one stream); they expire with the session's clock TTL. */
 export const sessionKeys = {
-  /** Seed key: the session's clock offset estimate, ms (server = client + offset). */
+  /**
+   * Seed key: the session's clock offset, ms (server = client + offset), extrapolated to the
+   * time it was written; clockEstimate has what extrapolates it to any other time.
+   */
   clockOffset: (sessionId: string) => socket(sessionId, "user.clockOffset"),
-  /** Seed key: the round trip of the session's chosen sample, ms. */
+  /** Seed key: the round trip of the session's newest sample, ms. */
   lastRtt: (sessionId: string) => socket(sessionId, "user.lastRtt"),
   /** List of the session's recent complete samples (the estimator's window). */
   clockSamples: (sessionId: string) => socket(sessionId, "clock.samples"),
-  /** Hash: the session's whole estimate (offset, rtt, sample count, sample times). */
+  /**
+   * Hash: the session's estimate at its newest sample (offsetMs at referenceTimeMs, driftPpm,
+   * errorMs, driftErrorPpm, round trips, sample count and time) and its drift filter's state.
+   */
   clockEstimate: (sessionId: string) => socket(sessionId, "clock.estimate"),
   /** Hash: what the client last reported of its own synchronisation (sync_report). */
   syncReport: (sessionId: string) => socket(sessionId, "user.syncReport"),

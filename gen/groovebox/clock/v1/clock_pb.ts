@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file groovebox/clock/v1/clock.proto.
  */
 export const file_groovebox_clock_v1_clock: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ncm9vdmVib3gvY2xvY2svdjEvY2xvY2sucHJvdG8SEmdyb292ZWJveC5jbG9jay52MSIqCgtQaW5nUmVxdWVzdBIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBImgKDFBpbmdSZXNwb25zZRIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBEh4KFnNlcnZlcl9yZWNlaXZlX3RpbWVfbXMYAiABKAESGwoTc2VydmVyX3NlbmRfdGltZV9tcxgDIAEoASKsAQoLQ2xvY2tTYW1wbGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhsKE2NsaWVudF9zZW5kX3RpbWVfbXMYAyABKAESHgoWc2VydmVyX3JlY2VpdmVfdGltZV9tcxgEIAEoARIbChNzZXJ2ZXJfc2VuZF90aW1lX21zGAUgASgBEh4KFmNsaWVudF9yZWNlaXZlX3RpbWVfbXMYBiABKAEiSAoUUmVjb3JkU2FtcGxlc1JlcXVlc3QSMAoHc2FtcGxlcxgBIAMoCzIfLmdyb292ZWJveC5jbG9jay52MS5DbG9ja1NhbXBsZSI7ChVSZWNvcmRTYW1wbGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEAoIcmVqZWN0ZWQYAiABKA0ifQoNQ2xvY2tFc3RpbWF0ZRIRCglvZmZzZXRfbXMYASABKAESDgoGcnR0X21zGAIgASgBEhQKDHNhbXBsZV9jb3VudBgDIAEoDRIWCg5zYW1wbGVfdGltZV9tcxgEIAEoARIbChNsYXN0X3NhbXBsZV90aW1lX21zGAUgASgBIi8KGUdldFNlc3Npb25Fc3RpbWF0ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCSJRChpHZXRTZXNzaW9uRXN0aW1hdGVSZXNwb25zZRIzCghlc3RpbWF0ZRgBIAEoCzIhLmdyb292ZWJveC5jbG9jay52MS5DbG9ja0VzdGltYXRlIicKFEdldFJvb21NYXhSdHRSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkiQgoVR2V0Um9vbU1heFJ0dFJlc3BvbnNlEhIKCm1heF9ydHRfbXMYASABKAESFQoNc2Vzc2lvbl9jb3VudBgCIAEoDSJWChVTZXRTZXNzaW9uUm9vbVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhgKEHByZXZpb3VzX3Jvb21faWQYAyABKAkiGAoWU2V0U2Vzc2lvblJvb21SZXNwb25zZSI4ChFFbmRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIuABCgpTeW5jUmVwb3J0EhEKCW9mZnNldF9tcxgBIAEoARIOCgZydHRfbXMYAiABKAESGQoRb3V0cHV0X2xhdGVuY3lfbXMYAyABKAESEQoJZHJpZnRfcHBtGAQgASgBEhkKEXBsYXliYWNrX2Vycm9yX21zGAUgASgBEhYKDmVycm9yX2JvdW5kX21zGAYgASgBEjsKD2NvcnJlY3Rpb25fdGllchgHIAEoDjIiLmdyb292ZWJveC5jbG9jay52MS5Db3JyZWN0aW9uVGllchIRCglkZXZpY2VfaWQYCCABKAkiWQoTUmVjb3JkUmVwb3J0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi4KBnJlcG9ydBgCIAEoCzIeLmdyb292ZWJveC5jbG9jay52MS5TeW5jUmVwb3J0IhYKFFJlY29yZFJlcG9ydFJlc3BvbnNlKp0BCg5Db3JyZWN0aW9uVGllchIfChtDT1JSRUNUSU9OX1RJRVJfVU5TUEVDSUZJRUQQABIYChRDT1JSRUNUSU9OX1RJRVJfSURMRRABEhsKF0NPUlJFQ1RJT05fVElFUl9JTl9TWU5DEAISGQoVQ09SUkVDVElPTl9USUVSX05VREdFEAMSGAoUQ09SUkVDVElPTl9USUVSX1NFRUsQBDJZCgxDbG9ja1NlcnZpY2USSQoEUGluZxIfLmdyb292ZWJveC5jbG9jay52MS5QaW5nUmVxdWVzdBogLmdyb292ZWJveC5jbG9jay52MS5QaW5nUmVzcG9uc2Uy/gQKEkNsb2NrU2FtcGxlU2VydmljZRJkCg1SZWNvcmRTYW1wbGVzEiguZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFNhbXBsZXNSZXF1ZXN0GikuZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFNhbXBsZXNSZXNwb25zZRJzChJHZXRTZXNzaW9uRXN0aW1hdGUSLS5ncm9vdmVib3guY2xvY2sudjEuR2V0U2Vzc2lvbkVzdGltYXRlUmVxdWVzdBouLmdyb292ZWJveC5jbG9jay52MS5HZXRTZXNzaW9uRXN0aW1hdGVSZXNwb25zZRJkCg1HZXRSb29tTWF4UnR0EiguZ3Jvb3ZlYm94LmNsb2NrLnYxLkdldFJvb21NYXhSdHRSZXF1ZXN0GikuZ3Jvb3ZlYm94LmNsb2NrLnYxLkdldFJvb21NYXhSdHRSZXNwb25zZRJnCg5TZXRTZXNzaW9uUm9vbRIpLmdyb292ZWJveC5jbG9jay52MS5TZXRTZXNzaW9uUm9vbVJlcXVlc3QaKi5ncm9vdmVib3guY2xvY2sudjEuU2V0U2Vzc2lvblJvb21SZXNwb25zZRJbCgpFbmRTZXNzaW9uEiUuZ3Jvb3ZlYm94LmNsb2NrLnYxLkVuZFNlc3Npb25SZXF1ZXN0GiYuZ3Jvb3ZlYm94LmNsb2NrLnYxLkVuZFNlc3Npb25SZXNwb25zZRJhCgxSZWNvcmRSZXBvcnQSJy5ncm9vdmVib3guY2xvY2sudjEuUmVjb3JkUmVwb3J0UmVxdWVzdBooLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRSZXBvcnRSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Ch5ncm9vdmVib3gvY2xvY2svdjEvY2xvY2sucHJvdG8SEmdyb292ZWJveC5jbG9jay52MSIqCgtQaW5nUmVxdWVzdBIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBImgKDFBpbmdSZXNwb25zZRIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBEh4KFnNlcnZlcl9yZWNlaXZlX3RpbWVfbXMYAiABKAESGwoTc2VydmVyX3NlbmRfdGltZV9tcxgDIAEoASKsAQoLQ2xvY2tTYW1wbGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhsKE2NsaWVudF9zZW5kX3RpbWVfbXMYAyABKAESHgoWc2VydmVyX3JlY2VpdmVfdGltZV9tcxgEIAEoARIbChNzZXJ2ZXJfc2VuZF90aW1lX21zGAUgASgBEh4KFmNsaWVudF9yZWNlaXZlX3RpbWVfbXMYBiABKAEiSAoUUmVjb3JkU2FtcGxlc1JlcXVlc3QSMAoHc2FtcGxlcxgBIAMoCzIfLmdyb292ZWJveC5jbG9jay52MS5DbG9ja1NhbXBsZSI7ChVSZWNvcmRTYW1wbGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEAoIcmVqZWN0ZWQYAiABKA0i7AEKDUNsb2NrRXN0aW1hdGUSEQoJb2Zmc2V0X21zGAEgASgBEg4KBnJ0dF9tcxgCIAEoARIUCgxzYW1wbGVfY291bnQYAyABKA0SGwoTbGFzdF9zYW1wbGVfdGltZV9tcxgFIAEoARIZChFyZWZlcmVuY2VfdGltZV9tcxgGIAEoARIRCglkcmlmdF9wcG0YByABKAESEAoIZXJyb3JfbXMYCCABKAESFwoPZHJpZnRfZXJyb3JfcHBtGAkgASgBEhYKDnR5cGljYWxfcnR0X21zGAogASgBSgQIBBAFUg5zYW1wbGVfdGltZV9tcyIvChlHZXRTZXNzaW9uRXN0aW1hdGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiUQoaR2V0U2Vzc2lvbkVzdGltYXRlUmVzcG9uc2USMwoIZXN0aW1hdGUYASABKAsyIS5ncm9vdmVib3guY2xvY2sudjEuQ2xvY2tFc3RpbWF0ZSInChRHZXRSb29tTWF4UnR0UmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIkIKFUdldFJvb21NYXhSdHRSZXNwb25zZRISCgptYXhfcnR0X21zGAEgASgBEhUKDXNlc3Npb25fY291bnQYAiABKA0iVgoVU2V0U2Vzc2lvblJvb21SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIYChBwcmV2aW91c19yb29tX2lkGAMgASgJIhgKFlNldFNlc3Npb25Sb29tUmVzcG9uc2UiOAoRRW5kU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJIhQKEkVuZFNlc3Npb25SZXNwb25zZSLgAQoKU3luY1JlcG9ydBIRCglvZmZzZXRfbXMYASABKAESDgoGcnR0X21zGAIgASgBEhkKEW91dHB1dF9sYXRlbmN5X21zGAMgASgBEhEKCWRyaWZ0X3BwbRgEIAEoARIZChFwbGF5YmFja19lcnJvcl9tcxgFIAEoARIWCg5lcnJvcl9ib3VuZF9tcxgGIAEoARI7Cg9jb3JyZWN0aW9uX3RpZXIYByABKA4yIi5ncm9vdmVib3guY2xvY2sudjEuQ29ycmVjdGlvblRpZXISEQoJZGV2aWNlX2lkGAggASgJIlkKE1JlY29yZFJlcG9ydFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgZyZXBvcnQYAiABKAsyHi5ncm9vdmVib3guY2xvY2sudjEuU3luY1JlcG9ydCIWChRSZWNvcmRSZXBvcnRSZXNwb25zZSqdAQoOQ29ycmVjdGlvblRpZXISHwobQ09SUkVDVElPTl9USUVSX1VOU1BFQ0lGSUVEEAASGAoUQ09SUkVDVElPTl9USUVSX0lETEUQARIbChdDT1JSRUNUSU9OX1RJRVJfSU5fU1lOQxACEhkKFUNPUlJFQ1RJT05fVElFUl9OVURHRRADEhgKFENPUlJFQ1RJT05fVElFUl9TRUVLEAQyWQoMQ2xvY2tTZXJ2aWNlEkkKBFBpbmcSHy5ncm9vdmVib3guY2xvY2sudjEuUGluZ1JlcXVlc3QaIC5ncm9vdmVib3guY2xvY2sudjEuUGluZ1Jlc3BvbnNlMv4EChJDbG9ja1NhbXBsZVNlcnZpY2USZAoNUmVjb3JkU2FtcGxlcxIoLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRTYW1wbGVzUmVxdWVzdBopLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRTYW1wbGVzUmVzcG9uc2UScwoSR2V0U2Vzc2lvbkVzdGltYXRlEi0uZ3Jvb3ZlYm94LmNsb2NrLnYxLkdldFNlc3Npb25Fc3RpbWF0ZVJlcXVlc3QaLi5ncm9vdmVib3guY2xvY2sudjEuR2V0U2Vzc2lvbkVzdGltYXRlUmVzcG9uc2USZAoNR2V0Um9vbU1heFJ0dBIoLmdyb292ZWJveC5jbG9jay52MS5HZXRSb29tTWF4UnR0UmVxdWVzdBopLmdyb292ZWJveC5jbG9jay52MS5HZXRSb29tTWF4UnR0UmVzcG9uc2USZwoOU2V0U2Vzc2lvblJvb20SKS5ncm9vdmVib3guY2xvY2sudjEuU2V0U2Vzc2lvblJvb21SZXF1ZXN0GiouZ3Jvb3ZlYm94LmNsb2NrLnYxLlNldFNlc3Npb25Sb29tUmVzcG9uc2USWwoKRW5kU2Vzc2lvbhIlLmdyb292ZWJveC5jbG9jay52MS5FbmRTZXNzaW9uUmVxdWVzdBomLmdyb292ZWJveC5jbG9jay52MS5FbmRTZXNzaW9uUmVzcG9uc2USYQoMUmVjb3JkUmVwb3J0EicuZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFJlcG9ydFJlcXVlc3QaKC5ncm9vdmVib3guY2xvY2sudjEuUmVjb3JkUmVwb3J0UmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * The request of Ping.
@@ -191,46 +191,85 @@ export const RecordSamplesResponseSchema: GenMessage<RecordSamplesResponse> = /*
   messageDesc(file_groovebox_clock_v1_clock, 4);
 
 /**
- * The estimate of one session's clock, chosen NTP-style: the sample with the smallest
- * round trip among the session's recent samples.
+ * The estimate of one session's clock at one server instant, with what a reader needs to
+ * extrapolate it to any other instant T, and how far to trust it there:
+ *
+ *     offset(T) = offset_ms + drift_ppm * 1e-6 * (T - reference_time_ms)
+ *     |error(T)| <= error_ms + drift_error_ppm * 1e-6 * |T - reference_time_ms|
+ *
+ * The clock service fits offset and drift to the session's samples, weighing each by how
+ * little it queued (its round trip over the link's smallest). The error bound is statistical
+ * (about 3 standard deviations). It cannot include a constant difference between the link's
+ * two directions, which no measurement sees; that error is at most rtt_ms / 2.
  *
  * @generated from message groovebox.clock.v1.ClockEstimate
  */
 export type ClockEstimate = Message<"groovebox.clock.v1.ClockEstimate"> & {
   /**
-   * server time = client time + offset_ms.
+   * server time = client time + offset_ms, at reference_time_ms.
    *
    * @generated from field: double offset_ms = 1;
    */
   offsetMs: number;
 
   /**
-   * The round trip of the chosen sample.
+   * The smallest round trip of the session's recent samples: its link's own.
    *
    * @generated from field: double rtt_ms = 2;
    */
   rttMs: number;
 
   /**
-   * How many samples the window held when the estimate was chosen.
+   * How many recent samples the session has (the last 2 minutes, at most 16).
    *
    * @generated from field: uint32 sample_count = 3;
    */
   sampleCount: number;
 
   /**
-   * When the chosen sample reached the server (its t1; epoch ms).
-   *
-   * @generated from field: double sample_time_ms = 4;
-   */
-  sampleTimeMs: number;
-
-  /**
-   * The most recent sample of the window (its t1; epoch ms): the session's freshness.
+   * The most recent sample (its t1; epoch ms): the session's freshness.
    *
    * @generated from field: double last_sample_time_ms = 5;
    */
   lastSampleTimeMs: number;
+
+  /**
+   * The server time offset_ms is for (epoch ms): GetSessionEstimate answers for the time of the
+   * call.
+   *
+   * @generated from field: double reference_time_ms = 6;
+   */
+  referenceTimeMs: number;
+
+  /**
+   * How fast the offset grows, in ppm of server time: positive when the client's clock runs
+   * slow against the server's.
+   *
+   * @generated from field: double drift_ppm = 7;
+   */
+  driftPpm: number;
+
+  /**
+   * The offset's error at reference_time_ms (about 3 standard deviations), ms.
+   *
+   * @generated from field: double error_ms = 8;
+   */
+  errorMs: number;
+
+  /**
+   * The drift's error (about 3 standard deviations), ppm: the error bound grows by this much
+   * of the time from reference_time_ms.
+   *
+   * @generated from field: double drift_error_ppm = 9;
+   */
+  driftErrorPpm: number;
+
+  /**
+   * The median round trip of the session's recent samples: its typical link.
+   *
+   * @generated from field: double typical_rtt_ms = 10;
+   */
+  typicalRttMs: number;
 };
 
 /**
@@ -634,8 +673,9 @@ export const ClockSampleService: GenService<{
     output: typeof RecordSamplesResponseSchema;
   },
   /**
-   * GetSessionEstimate returns the current estimate of one session's clock. NOT_FOUND when
-   * the session has no fresh samples.
+   * GetSessionEstimate returns the estimate of one session's clock, extrapolated to the time
+   * of the call. NOT_FOUND when the session has none: it never sampled, ended, or has been
+   * silent for longer than the estimate is kept (CLOCK_SESSION_TTL_MS).
    *
    * @generated from rpc groovebox.clock.v1.ClockSampleService.GetSessionEstimate
    */

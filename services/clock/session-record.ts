@@ -1,0 +1,52 @@
+import type { DriftState } from "./drift-filter.js";
+import type { ClockEstimateValue, ClockSampleValue } from "./estimator.js";
+
+/**
+ * How a session's clock is kept in Redis, beside the seed keys:
+ *
+ * - `socket:{id}:clock.samples`, a list of "t1,rtt,offset" strings (compact, and readable in
+ *   redis-cli): the window.
+ * - `socket:{id}:clock.estimate`, a hash: the estimate at the newest sample (offsetMs at
+ *   referenceTimeMs, driftPpm, errorMs, driftErrorPpm, rttMs, typicalRttMs, sampleCount,
+ *   lastSampleTimeMs), so any reader can extrapolate offset(T), and the drift filter's
+ *   covariance and bookkeeping (filter.pOO, filter.pOD, filter.pDD, filter.surprises,
+ *   filter.startTimeMs) to go on from.
+ */
+
+export const encodeSample = (s: ClockSampleValue) => `${s.serverTimeMs},${s.rttMs},${s.offsetMs}`;
+
+export function decodeSample(raw: string): ClockSampleValue | undefined {
+  const [t1, rtt, offset] = raw.split(",").map(Number);
+  if (![t1, rtt, offset].every(Number.isFinite)) return undefined;
+  return { serverTimeMs: t1!, rttMs: rtt!, offsetMs: offset! };
+}
+
+export const decodeSamples = (raw: readonly string[]) => raw.map(decodeSample).filter((s): s is ClockSampleValue => s !== undefined);
+
+/** The hash of a session's estimate (at the filter's reference time) and its filter. */
+export function encodeEstimate(estimate: ClockEstimateValue, filter: DriftState): Record<string, number> {
+  return {
+    ...estimate,
+    "filter.pOO": filter.pOO,
+    "filter.pOD": filter.pOD,
+    "filter.pDD": filter.pDD,
+    "filter.surprises": filter.surprises,
+    "filter.startTimeMs": filter.startTimeMs,
+  };
+}
+
+/** The drift filter of a stored estimate; undefined when there is none or it is unreadable. */
+export function decodeFilter(hash: Record<string, string>): DriftState | undefined {
+  const n = (field: string) => Number(hash[field] ?? NaN);
+  const filter: DriftState = {
+    referenceTimeMs: n("referenceTimeMs"),
+    offsetMs: n("offsetMs"),
+    drift: n("driftPpm") * 1e-6,
+    pOO: n("filter.pOO"),
+    pOD: n("filter.pOD"),
+    pDD: n("filter.pDD"),
+    surprises: n("filter.surprises"),
+    startTimeMs: n("filter.startTimeMs"),
+  };
+  return Object.values(filter).every(Number.isFinite) ? filter : undefined;
+}
