@@ -17,7 +17,7 @@ describe("clock agreement between services", () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ clock: host, roomsClock: { now: () => host.now() + SKEW_MS }, gateway: { clockCheckMs: 60_000 } });
+    stack = await startStack({ clock: host, roomsClock: { now: () => host.now() + SKEW_MS }, gateway: { clockCheckMs: 500 } }); // checks again soon if one fails on a busy machine
   });
   afterAll(async () => {
     await stack.stop();
@@ -51,7 +51,7 @@ describe("clock agreement between services", () => {
       const [clock, rooms, playback] = ["clock", "rooms", "playback"].map(value);
       return clock && rooms && playback ? { clock: Number(clock), rooms: Number(rooms), playback: Number(playback) } : undefined;
     };
-    const offsets = (await eventually(gauge, 5000, "the peer clock gauge"))!;
+    const offsets = (await eventually(gauge, 15_000, "the peer clock gauge"))!;
     expect(offsets.rooms).toBeGreaterThan(SKEW_MS - 5);
     expect(offsets.rooms).toBeLessThan(SKEW_MS + 5);
     expect(Math.abs(offsets.clock)).toBeLessThan(5);
