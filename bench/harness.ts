@@ -21,13 +21,17 @@ export interface BenchStack {
   gateways: Array<{ url: string; port: number; operatorPort: number; pid: number }>;
   /** Processes of the services behind the gateways (clock, rooms, playback, a private Redis). */
   backendPids: number[];
+  /** Scheduler processes (the periodic playback_sync), when asked for. */
+  schedulers: Array<{ operatorPort: number; pid: number }>;
+  /** The private Redis's process, when one was started. */
+  redisPid?: number;
   /** The Redis the services use. */
   redisUrl: string;
   stop(): Promise<void>;
 }
 
-/** Starts clock, rooms, playback and `gateways` gateways; `env` adds settings (e.g. limits). */
-export async function startBenchStack(opts: { gateways: number; env?: Record<string, string> }): Promise<BenchStack> {
+/** Starts clock, rooms, playback, `gateways` gateways and `schedulers` schedulers; `env` adds settings (e.g. limits). */
+export async function startBenchStack(opts: { gateways: number; schedulers?: number; env?: Record<string, string> }): Promise<BenchStack> {
   const redis: LocalRedis | undefined = redisServerInstalled() ? await startLocalRedis({ port: await freePort() }) : undefined;
   const [clockPort, roomsPort, playbackPort] = [await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
@@ -45,12 +49,13 @@ export async function startBenchStack(opts: { gateways: number; env?: Record<str
     ...opts.env,
   };
   const children: ChildProcess[] = [];
-  // BENCH_GATEWAY_NODE_FLAGS adds node flags to the gateways, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const gatewayFlags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  // BENCH_<SERVICE>_NODE_FLAGS adds node flags to a service's processes, e.g.
+  // BENCH_GATEWAY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeFlags = (name: ServiceName) => (process.env[`BENCH_${name.toUpperCase()}_NODE_FLAGS`] ?? "").split(" ").filter(Boolean);
   const start = async (name: ServiceName, extra: NodeJS.ProcessEnv = {}) => {
     const operatorPort = await freePort();
     const operatorVar = `${name.toUpperCase()}_OPERATOR_PORT`;
-    const child = spawnService(name, { ...env, [operatorVar]: String(operatorPort), ...extra }, undefined, name === "gateway" ? gatewayFlags : []);
+    const child = spawnService(name, { ...env, [operatorVar]: String(operatorPort), ...extra }, undefined, nodeFlags(name));
     children.push(child);
     if (!(await waitHealthy(operatorPort))) throw new Error(`${name} did not become healthy (operators' port ${operatorPort})`);
     return { child, operatorPort };
@@ -64,10 +69,17 @@ export async function startBenchStack(opts: { gateways: number; env?: Record<str
     const { child, operatorPort } = await start("gateway", { GATEWAY_PORT: String(port) });
     gateways.push({ url: `http://127.0.0.1:${port}`, port, operatorPort, pid: child.pid! });
   }
-  const gatewayPids = new Set(gateways.map((g) => g.pid));
+  const schedulers: BenchStack["schedulers"] = [];
+  for (let i = 0; i < (opts.schedulers ?? 0); i++) {
+    const { child, operatorPort } = await start("scheduler", { SCHEDULER_PORT: String(await freePort()) });
+    schedulers.push({ operatorPort, pid: child.pid! });
+  }
+  const notBackend = new Set([...gateways, ...schedulers].map((p) => p.pid));
   return {
     gateways,
-    backendPids: [...children.map((c) => c.pid!).filter((pid) => !gatewayPids.has(pid)), ...(redis ? [redis.process.pid!] : [])],
+    schedulers,
+    redisPid: redis?.process.pid,
+    backendPids: [...children.map((c) => c.pid!).filter((pid) => !notBackend.has(pid)), ...(redis ? [redis.process.pid!] : [])],
     redisUrl: env.REDIS_URL!,
     /** Gateways first (they flush to the others), then the rest, then Redis. */
     async stop() {

@@ -98,6 +98,12 @@ describe("scheduler processes", () => {
     await eventually(async () => ((await queue.getJobScheduler(paused.roomId)) === undefined ? true : undefined));
     await queue.upsertJobScheduler(paused.roomId, { every: INTERVAL }, { data: { roomId: paused.roomId } });
     await look.sadd(keys.playingRooms, paused.roomId);
+    const dead = await playingRoom(); // its scheduler lost its next job
+    const { next } = (await queue.getJobScheduler(dead.roomId))!;
+    const deadJob = `repeat:${dead.roomId}:${next}`;
+    await look.zrem(`${keys.prefix}:${SYNC_QUEUE}:delayed`, deadJob);
+    await look.del(`${keys.prefix}:${SYNC_QUEUE}:${deadJob}`);
+    await eventually(async () => (next! < Date.now() - 3 * INTERVAL ? true : undefined), 10_000, "the job overdue");
     const ghost = "no-such-room-" + Date.now(); // a room that is gone
     await queue.upsertJobScheduler(ghost, { every: INTERVAL, startDate: Date.now() + 60_000 }, { data: { roomId: ghost } });
     await look.sadd(keys.playingRooms, ghost);
@@ -111,14 +117,15 @@ describe("scheduler processes", () => {
       expect(await queue.getJobScheduler(ghost)).toBeUndefined();
       expect(await look.sismember(keys.playingRooms, ghost)).toBe(0);
       const page = await (await fetch(`${scheduler.operatorUrl}/metrics`)).text();
-      expect(page).toContain('scheduler_reconcile_fixes_total{fix="scheduled"} 1');
+      expect(page).toContain('scheduler_reconcile_fixes_total{fix="scheduled"} 2');
       expect(page).toContain('scheduler_reconcile_fixes_total{fix="indexed"} 1');
       expect(page).toContain('scheduler_reconcile_fixes_total{fix="unscheduled"} 2');
-      // The room that had lost its scheduler ticks again.
+      // The rooms that had lost their scheduler or its job tick again.
       expect((await lost.stream.next("playbackSync", 10_000)).message.value.roomId).toBe(lost.roomId);
+      expect((await dead.stream.next("playbackSync", 10_000)).message.value.roomId).toBe(dead.roomId);
     } finally {
       await scheduler.stop();
-      for (const r of [lost, unindexed, paused]) {
+      for (const r of [lost, unindexed, paused, dead]) {
         r.stream.cancel();
         await ada.playback.stop({ roomId: r.roomId }, ada.auth).catch(() => undefined);
       }

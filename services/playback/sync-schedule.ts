@@ -38,6 +38,16 @@ const isPlaying = (t: Timeline, nowMs: number) => statusAt(t, nowMs) === "playin
 export type RoomReconcile = "ok" | "scheduled" | "indexed" | "unscheduled";
 
 /**
+ * A room's job scheduler: none, live, or dead: its next job is long overdue and is missing or
+ * stuck in a worker that is gone (BullMQ makes the next job when a worker takes the current
+ * one; a failure there leaves the scheduler without jobs).
+ */
+export type SchedulerState = "none" | "live" | "dead";
+
+/** A scheduler whose next job is this many intervals overdue is looked at more closely. */
+const OVERDUE_INTERVALS = 3;
+
+/**
  * The 10 s sync's schedule: a BullMQ job scheduler per playing room (id = room id) on the
  * `playback-sync` queue, and the index of playing rooms (`syncQueueKeys`) that lets the
  * scheduler process find every room that should have one without scanning keys.
@@ -118,14 +128,15 @@ export function createSyncSchedule(deps: {
 
     /**
      * Makes one room's schedule match its timeline: a playing room gets a scheduler (and an
-     * index entry) if it lacks one; any other room loses both. `known` says what the caller
-     * saw of the room in the index and among the schedulers.
+     * index entry) if it lacks a live one (upserting a dead one makes its next job); any other
+     * room loses both. `known` says what the caller saw of the room in the index and among the
+     * schedulers.
      */
-    async reconcileRoom(roomId: string, known: { indexed: boolean; scheduled: boolean }): Promise<RoomReconcile> {
+    async reconcileRoom(roomId: string, known: { indexed: boolean; scheduler: SchedulerState }): Promise<RoomReconcile> {
       const room = await deps.store.read(roomId, "");
       const nowMs = deps.clock.now();
       if (room !== undefined && isPlaying(room.timeline, nowMs)) {
-        if (!known.scheduled) {
+        if (known.scheduler !== "live") {
           await schedule(roomId, room.timeline, nowMs);
           return "scheduled";
         }
@@ -133,7 +144,7 @@ export function createSyncSchedule(deps: {
         await deps.redis.sadd(keys.playingRooms, roomId);
         return "indexed";
       }
-      if (!known.indexed && !known.scheduled) return "ok";
+      if (!known.indexed && known.scheduler === "none") return "ok";
       return (await unscheduleUnlessPlaying(roomId)) ? "unscheduled" : "ok";
     },
 
@@ -147,9 +158,19 @@ export function createSyncSchedule(deps: {
       } while (cursor !== "0");
     },
 
-    /** The ids of the rooms that have a job scheduler. */
-    async scheduledRooms(): Promise<string[]> {
-      return (await queue.getJobSchedulers(0, -1)).map((s) => s.key);
+    /** The rooms that have a job scheduler, live or dead (see SchedulerState). */
+    async scheduledRooms(): Promise<Map<string, Exclude<SchedulerState, "none">>> {
+      const overdueBefore = deps.clock.now() - OVERDUE_INTERVALS * intervalMs;
+      const schedulers = await queue.getJobSchedulers(0, -1);
+      const states = await Promise.all(
+        schedulers.map(async ({ key, next }) => {
+          if (next === undefined || next >= overdueBefore) return [key, "live"] as const;
+          // Overdue: fine while its job waits for a worker, dead if the job is gone or stuck.
+          const job = await queue.getJobState(`repeat:${key}:${next}`);
+          return [key, job === "unknown" || job === "active" ? "dead" : "live"] as const;
+        }),
+      );
+      return new Map(states);
     },
 
     /** How many rooms have a job scheduler. */

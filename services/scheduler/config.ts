@@ -10,8 +10,8 @@ export const schedulerSettings = {
   ...syncSettings,
   /** A tick picked up later than this after its instant (a worker was down) is skipped. */
   syncMaxLatenessMs: numberSetting("SYNC_MAX_LATENESS_MS", 5000, { min: 0, max: 3_600_000, integer: true }),
-  /** Ticks one process holds at once (each waits up to SYNC_LEAD_MS for its instant). */
-  syncConcurrency: numberSetting("SYNC_CONCURRENCY", 500, { min: 1, max: 100_000, integer: true }),
+  /** Tick jobs one process takes from the queue at a time (a job is done once its tick is in hand). */
+  syncConcurrency: numberSetting("SYNC_CONCURRENCY", 50, { min: 1, max: 10_000, integer: true }),
   /** How often one of the scheduler processes checks every room's schedule against its timeline. */
   syncReconcileIntervalMs: numberSetting("SYNC_RECONCILE_INTERVAL_MS", 60_000, { min: 1000, integer: true }),
 };

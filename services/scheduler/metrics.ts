@@ -22,9 +22,15 @@ export function createSchedulerMetrics(registry: Registry, schedulerCount: () =>
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers: [registry],
     }),
+    jobPickupDelay: new Histogram({
+      name: "scheduler_job_pickup_delay_seconds",
+      help: "Time from a tick job's due time (SYNC_LEAD_MS before the tick) to a worker taking it; past SYNC_LEAD_MS the tick goes out late",
+      buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 5],
+      registers: [registry],
+    }),
     ticks: new Counter({
       name: "scheduler_ticks_total",
-      help: "Tick jobs by outcome: sent, duplicate, late, not-playing, waiting, gone, superseded",
+      help: "Tick jobs by outcome: sent, duplicate, late, not-playing, waiting, gone, superseded, error",
       labelNames: ["outcome"],
       registers: [registry],
     }),

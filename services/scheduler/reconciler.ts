@@ -9,8 +9,8 @@ const BATCH = 200;
 
 /**
  * Checks every room that is indexed as playing or has a job scheduler against its timeline:
- * a playing room without a scheduler gets one, a scheduler or index entry of a room that is
- * idle, paused or gone is removed. It reads the index (SSCAN) and the queue's schedulers,
+ * a playing room without a live scheduler gets one, a scheduler or index entry of a room that
+ * is idle, paused or gone is removed. It reads the index (SSCAN) and the queue's schedulers,
  * never the key space.
  *
  * Each scheduler process reconciles when it starts; after that, one process at a time (the
@@ -36,17 +36,17 @@ export function createReconciler(deps: {
       counts[result]++;
       if (result !== "ok") metrics.reconcileFixes.inc({ fix: result });
     };
-    const scheduled = new Set(await schedule.scheduledRooms());
+    const scheduled = await schedule.scheduledRooms();
     const indexed = new Set<string>();
     for await (const ids of schedule.indexedRooms(BATCH)) {
       for (const id of ids) indexed.add(id);
-      const results = await Promise.all(ids.map((id) => schedule.reconcileRoom(id, { indexed: true, scheduled: scheduled.has(id) })));
+      const results = await Promise.all(ids.map((id) => schedule.reconcileRoom(id, { indexed: true, scheduler: scheduled.get(id) ?? "none" })));
       results.forEach(count);
     }
-    const unindexed = [...scheduled].filter((id) => !indexed.has(id));
+    const unindexed = [...scheduled].filter(([id]) => !indexed.has(id));
     for (let i = 0; i < unindexed.length; i += BATCH) {
       const results = await Promise.all(
-        unindexed.slice(i, i + BATCH).map((id) => schedule.reconcileRoom(id, { indexed: false, scheduled: true })),
+        unindexed.slice(i, i + BATCH).map(([id, state]) => schedule.reconcileRoom(id, { indexed: false, scheduler: state })),
       );
       results.forEach(count);
     }

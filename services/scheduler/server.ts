@@ -47,7 +47,7 @@ export function createSchedulerServer(deps: SchedulerServerDeps) {
     logger,
     maxLatenessMs: o.syncMaxLatenessMs,
   });
-  const worker = createTickWorker({ connection, prefix: schedule.keys.prefix, tick, logger, options: o });
+  const worker = createTickWorker({ connection, prefix: schedule.keys.prefix, tick, clock, metrics, logger, options: o });
   const reconciler = createReconciler({ schedule, redis: deps.redis, metrics, logger, intervalMs: o.syncReconcileIntervalMs });
   const server = createRedisServiceServer(deps, { serviceNames: [], redis: deps.redis, routes: () => {} });
 
