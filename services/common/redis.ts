@@ -94,13 +94,20 @@ export function isRedisReady(client: RedisClient): boolean {
   return client.status === "ready";
 }
 
-/** Closes a connection: QUIT when connected (pending replies arrive first), else disconnect. */
+/**
+ * Closes a connection and resolves once it is closed for good: QUIT when connected (pending
+ * replies arrive first), else disconnect. Closing a closed connection does nothing, so two
+ * stops never leave ioredis's timer for a second close behind.
+ */
 export async function closeRedis(client: RedisClient): Promise<void> {
+  if (client.status === "end") return;
+  const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
   if (client.status === "ready") {
     await client.quit().catch(() => client.disconnect());
   } else {
     client.disconnect();
   }
+  await ended;
 }
 
 /**

@@ -3,7 +3,6 @@ import * as http2 from "node:http2";
 import { setMaxListeners } from "node:events";
 import * as net from "node:net";
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Registry } from "prom-client";
 import { ClockService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -16,6 +15,7 @@ import { createIdleConnectionPolicy } from "./idle-connections.js";
 import { createOperatorServer } from "./operator-server.js";
 import { createPingService } from "./ping-service.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
+import { createRpcHandler } from "./rpc-handler.js";
 
 export interface ServiceServerOptions {
   host: string;
@@ -130,17 +130,20 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const shutdown = new AbortController();
   // Every call's context listens to the shutdown signal: thousands of streams are normal here.
   setMaxListeners(0, shutdown.signal);
-  const connectHandler = connectNodeAdapter({
+  const connectHandler = createRpcHandler({
     routes: (router) => {
       opts.routes(router);
       router.service(Health, createHealthService(opts.health));
       router.service(ClockService, createPingService(opts.clock));
     },
-    shutdownSignal: shutdown.signal,
-    interceptors: [createServerInterceptor(log), ...(opts.interceptors ?? [])],
-    readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
-    // Messages are small and mostly on fast links: compressing them costs more CPU than it saves.
-    acceptCompression: [],
+    router: {
+      shutdownSignal: shutdown.signal,
+      interceptors: [createServerInterceptor(log), ...(opts.interceptors ?? [])],
+      readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
+      // Messages are small and mostly on fast links: compressing them costs more CPU than it saves.
+      acceptCompression: [],
+    },
+    logger: log,
   });
   const handler = opts.corsOrigins ? withCors(opts.corsOrigins, connectHandler) : connectHandler;
   const operator = createOperatorServer({ ...opts.operator, health: opts.health, metrics: opts.metrics, logger: log });

@@ -14,6 +14,18 @@ import type { StreamSession } from "./stream-session.js";
 /** How long trailers may wait behind unsent data before the stream is reset instead. */
 const TRAILERS_TIMEOUT_MS = 2000;
 
+/**
+ * The RST_STREAM code that carries a status to a gRPC client that cannot get trailers. gRPC
+ * over HTTP/2 maps ENHANCE_YOUR_CALM to RESOURCE_EXHAUSTED and CANCEL to CANCELLED (grpc-go,
+ * grpc-js and connect-es read them so); other statuses have no code of their own (`exact`
+ * false) and fall back to CANCEL.
+ */
+function resetCodeFor(code: Code | 0): { rstCode: number; exact: boolean } {
+  const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
+  if (code === Code.ResourceExhausted) return { rstCode: NGHTTP2_ENHANCE_YOUR_CALM, exact: true };
+  return { rstCode: NGHTTP2_CANCEL, exact: code === Code.Canceled };
+}
+
 const PATHS: Record<string, StreamKind> = {
   "/groovebox.gateway.v1.GatewayService/Connect": "connect",
   "/groovebox.gateway.v1.GatewayService/Subscribe": "subscribe",
@@ -42,12 +54,23 @@ export function createGrpcStreams(deps: {
     for (const session of live) session.fail(new ConnectError("server is shutting down", Code.Unavailable));
   });
 
-  /** Ends the call with a gRPC status (trailers, or a trailers-only response). */
-  function finish(stream: http2.ServerHttp2Stream, code: number, message: string): void {
+  /**
+   * Ends the call with a gRPC status: trailers, or a trailers-only response. Trailers wait
+   * behind the data Node still holds for the stream, so a client that stopped reading would
+   * never see them: when that data is stuck, the stream is reset with the code that carries
+   * the status to gRPC clients (see resetCodeFor), at once when there is one, else after
+   * TRAILERS_TIMEOUT_MS.
+   */
+  function finish(stream: http2.ServerHttp2Stream, code: Code | 0, message: string): void {
     if (stream.destroyed || stream.closed) return;
     const status = { "grpc-status": String(code), ...(message ? { "grpc-message": encodeGrpcMessage(message) } : {}) };
     if (!stream.headersSent) {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto", ...status }, { endStream: true });
+      return;
+    }
+    const reset = resetCodeFor(code);
+    if (stream.writableNeedDrain && reset.exact) {
+      stream.close(reset.rstCode);
       return;
     }
     stream.once("wantTrailers", () => {
@@ -57,10 +80,9 @@ export function createGrpcStreams(deps: {
       if (!stream.readableEnded) setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_NO_ERROR));
     });
     stream.end();
-    // Trailers wait behind unsent data; a client that stopped reading never gets them: reset.
-    const reset = setTimeout(() => !stream.closed && stream.close(http2.constants.NGHTTP2_CANCEL), TRAILERS_TIMEOUT_MS);
-    reset.unref();
-    stream.once("close", () => clearTimeout(reset));
+    const timer = setTimeout(() => !stream.closed && stream.close(reset.rstCode), TRAILERS_TIMEOUT_MS);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
   }
 
   /**

@@ -31,9 +31,15 @@ export function testRedis(name: string, target = testRedisTarget()): RedisClient
   return createRedis({ ...target, name, logger: testLogger(name) });
 }
 
-/** A plain connection for looking at Redis from a test (a cluster client in cluster mode). */
+/**
+ * A plain connection for looking at Redis from a test (a cluster client in cluster mode). It
+ * connects on its first command, so a test file whose tests are filtered out leaves no
+ * connection behind.
+ */
 export function inspectRedis(target = testRedisTarget()): RedisClient {
-  return target.clusterNodes.length > 0 ? new Cluster(target.clusterNodes) : new Redis(target.url);
+  return target.clusterNodes.length > 0
+    ? new Cluster(target.clusterNodes, { lazyConnect: true })
+    : new Redis(target.url, { lazyConnect: true });
 }
 
 export interface StackOptions {
@@ -253,6 +259,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 10_000, `${url} healthy`);
   }
 
+  let stopped: Promise<void> | undefined;
   return {
     tokens,
     gatewayUrls,
@@ -264,11 +271,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     schedulers,
     sync,
     clock,
-    /** Stops every service (each even when another fails), gateways first; rethrows the first failure. */
-    async stop() {
-      const failures: unknown[] = [];
-      for (const stop of toStop.reverse()) await stop().catch((err: unknown) => failures.push(err));
-      if (failures.length > 0) throw failures[0];
+    /**
+     * Stops every service (each even when another fails), gateways first; rethrows the first
+     * failure. Calling it again returns the same stop.
+     */
+    stop() {
+      stopped ??= (async () => {
+        const failures: unknown[] = [];
+        for (const stop of [...toStop].reverse()) await stop().catch((err: unknown) => failures.push(err));
+        if (failures.length > 0) throw failures[0];
+      })();
+      return stopped;
     },
   };
 }
