@@ -24,23 +24,34 @@ describe("clock agreement between services", () => {
     host.stop();
   });
 
+  /** The longest round trip any ping of the test saw (server time taken out), ms. */
+  let maxRttMs = 0;
+  const clientNow = () => performance.timeOrigin + performance.now();
   const pinger = (url: string): PingFn => {
     const client = createClient(ClockService, grpcTransport(url));
-    return (clientSendTimeMs) => client.ping({ clientSendTimeMs });
+    return async (clientSendTimeMs) => {
+      const res = await client.ping({ clientSendTimeMs });
+      maxRttMs = Math.max(maxRttMs, clientNow() - clientSendTimeMs - (res.serverSendTimeMs - res.serverReceiveTimeMs));
+      return res;
+    };
   };
 
   it("finds each service's offset from the gateway with min-RTT Ping bursts", async () => {
     const results = await measurePeerOffsets({
       reference: pinger(stack.gatewayUrls[0]!),
       targets: { clock: pinger(stack.clockUrl), rooms: pinger(stack.roomsUrl), playback: pinger(stack.playbackUrl) },
-      now: () => performance.timeOrigin + performance.now(),
+      now: clientNow,
       rounds: 6,
       pingsPerBurst: 4,
     });
-    // A measured offset errs by at most half the round trips behind it: well under 5 ms here.
-    expect(Math.abs(results.clock.offsetMs)).toBeLessThan(5);
-    expect(Math.abs(results.playback.offsetMs)).toBeLessThan(5);
-    expect(Math.abs(results.rooms.offsetMs - SKEW_MS)).toBeLessThan(5);
+    // A ping's offset errs by at most half its round trip; a target's offset is its burst's
+    // minus the mean of two reference bursts', so it errs by at most the longest round trip
+    // seen (about a millisecond here, more on a busy machine). 1 ms more for the clocks'
+    // slewing between the bursts.
+    const bound = maxRttMs + 1;
+    expect(Math.abs(results.clock.offsetMs)).toBeLessThanOrEqual(bound);
+    expect(Math.abs(results.playback.offsetMs)).toBeLessThanOrEqual(bound);
+    expect(Math.abs(results.rooms.offsetMs - SKEW_MS)).toBeLessThanOrEqual(bound);
     expect(results.rooms).toMatchObject({ rounds: 6, roundsUsed: 3 });
   });
 
@@ -52,9 +63,10 @@ describe("clock agreement between services", () => {
       return clock && rooms && playback ? { clock: Number(clock), rooms: Number(rooms), playback: Number(playback) } : undefined;
     };
     const offsets = (await eventually(gauge, 15_000, "the peer clock gauge"))!;
-    expect(offsets.rooms).toBeGreaterThan(SKEW_MS - 5);
-    expect(offsets.rooms).toBeLessThan(SKEW_MS + 5);
-    expect(Math.abs(offsets.clock)).toBeLessThan(5);
-    expect(Math.abs(offsets.playback)).toBeLessThan(5);
+    // The gateway's own measurement, with its own round trips: it tells the skewed service
+    // from the others (its precision is the test above).
+    expect(Math.abs(offsets.rooms - SKEW_MS)).toBeLessThan(SKEW_MS / 2);
+    expect(Math.abs(offsets.clock)).toBeLessThan(SKEW_MS / 2);
+    expect(Math.abs(offsets.playback)).toBeLessThan(SKEW_MS / 2);
   });
 });
