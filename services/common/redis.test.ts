@@ -1,9 +1,12 @@
+import { once } from "node:events";
 import { testRedis } from "../../test/support/stack.js";
 import { closeRedis } from "./redis.js";
 
 describe("closeRedis", () => {
   it("resolves once the connection is closed for good, and closing again does nothing", async () => {
     const redis = testRedis("close-test");
+    // A cluster client takes no commands before it knows the slots.
+    if (redis.status !== "ready") await once(redis, "ready");
     await redis.ping();
     await closeRedis(redis);
     expect(redis.status).toBe("end");
