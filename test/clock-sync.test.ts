@@ -146,8 +146,8 @@ describe("clock sync over the gateway", () => {
   it("keeps the internal sample service for services only", async () => {
     const { token } = await login(gateway, "Curious");
     const client = createClient(ClockSampleService, grpcTransport(stack.clockUrl));
-    await expect(client.getRoomMaxRtt({ roomId: "r1" })).rejects.toMatchObject({ code: Code.Unauthenticated });
-    await expect(client.getRoomMaxRtt({ roomId: "r1" }, bearer(token))).rejects.toMatchObject({ code: Code.PermissionDenied });
+    await expect(client.getSessionEstimate({ sessionId: "s1" })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(client.getSessionEstimate({ sessionId: "s1" }, bearer(token))).rejects.toMatchObject({ code: Code.PermissionDenied });
   });
 
   it("answers malformed messages with INVALID_ARGUMENT and goes on", async () => {

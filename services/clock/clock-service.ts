@@ -51,10 +51,6 @@ export function createClockSampleService(deps: { store: SampleStore; clock: Cloc
       return { estimate };
     },
 
-    async getRoomMaxRtt(req) {
-      return store.roomMaxRtt(requireId(req.roomId, "room_id"), clock.now());
-    },
-
     async setSessionRoom(req) {
       await store.setSessionRoom(
         requireId(req.sessionId, "session_id"),

@@ -1,4 +1,5 @@
 import { numberSetting, portSetting } from "../common/config.js";
+import { rttFreshSetting } from "./room-rtt-index.js";
 
 /** The clock service's own settings (besides the common ones). */
 export const clockSettings = {
@@ -10,5 +11,5 @@ export const clockSettings = {
   maxRttMs: numberSetting("CLOCK_MAX_RTT_MS", 10_000, { min: 1 }),
   clientResolutionMs: numberSetting("CLOCK_CLIENT_RESOLUTION_MS", 1, { min: 0, max: 100 }),
   sessionTtlMs: numberSetting("CLOCK_SESSION_TTL_MS", 300_000, { min: 1000, integer: true }),
-  rttFreshMs: numberSetting("CLOCK_RTT_FRESH_MS", 30_000, { min: 1000, integer: true }),
+  rttFreshMs: rttFreshSetting,
 };

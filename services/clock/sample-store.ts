@@ -1,5 +1,5 @@
-import { roomKeys, sessionKeys } from "../common/keys.js";
-import { LuaScript, type RedisClient } from "../common/redis.js";
+import { sessionKeys } from "../common/keys.js";
+import type { RedisClient } from "../common/redis.js";
 import {
   advanceSession,
   estimateAt,
@@ -10,6 +10,7 @@ import {
   type ExchangeTimes,
   type SessionClock,
 } from "./estimator.js";
+import { indexSession, unindexSession } from "./room-rtt-index.js";
 import { decodeFilter, decodeSamples, encodeEstimate, encodeSample } from "./session-record.js";
 
 export interface SampleStoreOptions extends EstimatorOptions {
@@ -25,47 +26,13 @@ export interface SessionSamples {
   exchanges: ExchangeTimes[];
 }
 
-/** The round trips of a room's sessions with fresh samples. */
-export interface RoomRtt {
-  maxRttMs: number;
-  sessionCount: number;
-}
-
-/**
- * Drops the room's stale entries (newest sample older than the cutoff) and returns the largest
- * remaining round trip and how many remain. Touches only the room's two index keys.
- */
-const roomMaxRttScript = new LuaScript(`
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[1])
-for i = 1, #stale, 500 do
-  local chunk = {unpack(stale, i, math.min(i + 499, #stale))}
-  redis.call('ZREM', KEYS[1], unpack(chunk))
-  redis.call('ZREM', KEYS[2], unpack(chunk))
-end
-local top = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {top[2] or '0', redis.call('ZCARD', KEYS[1])}
-`);
-
 /**
  * The clock service's storage: each session's window of samples and estimate under its own
- * hash tag (see session-record.ts), and per room an index of its sessions' typical round trips
- * (sorted sets, so the room's maximum is one O(log n) read, never a scan).
+ * hash tag (see session-record.ts), and the room round-trip index (room-rtt-index.ts).
  */
 export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) {
-  async function indexInRoom(roomId: string, sessionId: string, estimate: ClockEstimateValue): Promise<void> {
-    const ttl = opts.rttFreshMs * 2;
-    await redis
-      .multi()
-      .zadd(roomKeys.rtt(roomId), estimate.typicalRttMs, sessionId)
-      .zadd(roomKeys.rttSeen(roomId), estimate.lastSampleTimeMs, sessionId)
-      .pexpire(roomKeys.rtt(roomId), ttl)
-      .pexpire(roomKeys.rttSeen(roomId), ttl)
-      .exec();
-  }
-
-  async function removeFromRoom(roomId: string, sessionId: string): Promise<void> {
-    await redis.multi().zrem(roomKeys.rtt(roomId), sessionId).zrem(roomKeys.rttSeen(roomId), sessionId).exec();
-  }
+  const indexInRoom = (roomId: string, sessionId: string, estimate: ClockEstimateValue) =>
+    indexSession(redis, { roomId, sessionId, typicalRttMs: estimate.typicalRttMs, lastSampleTimeMs: estimate.lastSampleTimeMs }, opts.rttFreshMs);
 
   /** A session's stored window and filter (one session tag). */
   async function readSession(sessionId: string): Promise<{ window: ClockSampleValue[]; filter: SessionClock["filter"] | undefined }> {
@@ -127,19 +94,9 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
       return filter && estimateAt({ window, filter }, nowMs, opts);
     },
 
-    /** The largest fresh round trip of the room's sessions. */
-    async roomMaxRtt(roomId: string, nowMs: number): Promise<RoomRtt> {
-      const [max, count] = (await roomMaxRttScript.run(
-        redis,
-        [roomKeys.rtt(roomId), roomKeys.rttSeen(roomId)],
-        [nowMs - opts.rttFreshMs],
-      )) as [string, number];
-      return { maxRttMs: Number(max), sessionCount: Number(count) };
-    },
-
     /** Moves a session's index entry from one room to another (either may be ""). */
     async setSessionRoom(sessionId: string, roomId: string, previousRoomId: string, nowMs: number): Promise<void> {
-      if (previousRoomId !== "" && previousRoomId !== roomId) await removeFromRoom(previousRoomId, sessionId);
+      if (previousRoomId !== "" && previousRoomId !== roomId) await unindexSession(redis, previousRoomId, sessionId);
       if (roomId === "") return;
       const current = await this.estimate(sessionId, nowMs);
       if (current !== undefined) await indexInRoom(roomId, sessionId, current);
@@ -154,7 +111,7 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
         sessionKeys.lastRtt(sessionId),
         sessionKeys.syncReport(sessionId),
       );
-      if (roomId !== "") await removeFromRoom(roomId, sessionId);
+      if (roomId !== "") await unindexSession(redis, roomId, sessionId);
     },
 
     /** Keeps the client's own report of its synchronisation, for diagnostics. */

@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { DomainError, failedPrecondition, notFound, permissionDenied } from "../common/errors.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
+import { rttCutoff, type RoomRtt } from "../clock/room-rtt-index.js";
 import { PlaybackChange, playbackEventBytes } from "./playback-events.js";
 import type { PlaybackStore } from "./playback-store.js";
 import { effectiveAt, TimelineStateError, type Timeline } from "./timeline.js";
@@ -41,8 +42,12 @@ export interface Command {
   djId: string;
   /** The version the client expects the timeline to be at, if it said. */
   expectedVersion?: number;
-  /** The change at `nowMs` from the current (effective) timeline; throws TimelineStateError when not allowed. */
-  transition(current: Timeline, nowMs: number): Timeline;
+  /**
+   * The change at `nowMs` from the current (effective) timeline, knowing the room's fresh round
+   * trips (for a start buffer); throws TimelineStateError when not allowed. Runs after the DJ
+   * check.
+   */
+  transition(current: Timeline, nowMs: number, roomRtt: RoomRtt): Timeline;
   change: PlaybackChange | "started";
 }
 
@@ -52,11 +57,19 @@ export interface Command {
  * between (else read again and retry). Two DJs' racing commands therefore each get their own
  * version, or, when they named expected_version, the loser gets FAILED_PRECONDITION.
  */
-export function createCommandRunner(deps: { store: PlaybackStore; clock: ClockSource; hooks: PlaybackHooks; logger: Logger }) {
+export function createCommandRunner(deps: {
+  store: PlaybackStore;
+  clock: ClockSource;
+  hooks: PlaybackHooks;
+  logger: Logger;
+  /** A session's round trip counts for the room while its newest sample is this young. */
+  rttFreshMs: number;
+}) {
   const { store, clock, hooks } = deps;
   return async function run(cmd: Command): Promise<{ next: Timeline; nowMs: number }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const room = await store.read(cmd.roomId, cmd.djId);
+      // One room script reads the timeline, the DJ and the room's round trips together.
+      const room = await store.read(cmd.roomId, cmd.djId, rttCutoff(clock.now(), deps.rttFreshMs));
       if (room === undefined) throw notFound("room not found");
       if (cmd.djId !== "" && room.currentDjId !== cmd.djId) throw permissionDenied("only the room's DJ may control playback");
       const stored = room.timeline;
@@ -66,7 +79,7 @@ export function createCommandRunner(deps: { store: PlaybackStore; clock: ClockSo
       const nowMs = clock.now();
       let next: Timeline;
       try {
-        next = cmd.transition(effectiveAt(stored, nowMs), nowMs);
+        next = cmd.transition(effectiveAt(stored, nowMs), nowMs, room.roomRtt);
       } catch (err) {
         if (err instanceof TimelineStateError) throw failedPrecondition(err.message);
         throw err;

@@ -1,4 +1,5 @@
-import { numberSetting, portSetting, stringSetting, urlSetting } from "../common/config.js";
+import { numberSetting, portSetting, stringSetting } from "../common/config.js";
+import { rttFreshSetting } from "../clock/room-rtt-index.js";
 
 /**
  * The periodic playback_sync, shared by the playback service (which turns a room's schedule
@@ -26,13 +27,14 @@ export const playbackSettings = {
   port: portSetting("PLAYBACK_PORT", 8082),
   /** GET /healthz and /metrics for operators (not on the public port). */
   operatorPort: portSetting("PLAYBACK_OPERATOR_PORT", 9082),
-  clockUrl: urlSetting("CLOCK_URL", "http://127.0.0.1:8081", ["http", "https"]),
   /** The start buffer is clamp(multiplier x the room's max round trip, min, max). */
   rttMultiplier: numberSetting("SYNC_BUFFER_RTT_MULTIPLIER", 2, { min: 0 }),
   minBufferMs: numberSetting("SYNC_BUFFER_MIN_MS", 100, { min: 0 }),
   maxBufferMs: numberSetting("SYNC_BUFFER_MAX_MS", 500, { min: 0 }),
   /** The round trip assumed for a room without fresh clock samples. */
   defaultRttMs: numberSetting("SYNC_DEFAULT_RTT_MS", 50, { min: 0 }),
+  /** A member's round trip counts for the buffer while their newest clock sample is this young (the clock service's setting). */
+  rttFreshMs: rttFreshSetting,
   ...syncSettings,
 };
 

@@ -1,11 +1,10 @@
-import type { Client, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import type { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { PlaybackService } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import { principalKey, requireUser } from "../common/auth/gate.js";
 import type { ClockSource } from "../common/clock-source.js";
 import { invalidArgument, notFound, permissionDenied } from "../common/errors.js";
-import type { Logger } from "../common/logger.js";
 import { MAX_TRACK_MS, requireId, requireInRange, requireText } from "../common/validate.js";
+import type { RoomRtt } from "../clock/room-rtt-index.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { BufferOptions } from "./config.js";
 import { PlaybackChange } from "./playback-events.js";
@@ -18,10 +17,8 @@ export const TRACK_ID_MAX = 256;
 export interface PlaybackServiceDeps {
   store: PlaybackStore;
   run: CommandRunner;
-  clockSamples: Client<typeof ClockSampleService>;
   clock: ClockSource;
   buffer: BufferOptions;
-  logger: Logger;
 }
 
 /** A position from a request: finite, in [0, 24 h], and inside a known duration. */
@@ -37,19 +34,8 @@ const expected = (v: bigint | undefined) => (v === undefined ? undefined : Numbe
 export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<typeof PlaybackService> {
   const { run, clock } = deps;
 
-  /**
-   * The start buffer for a room now: clamp(2 x max fresh round trip, 100, 500) by default. When
-   * the clock service cannot answer, the largest buffer: late is better than apart.
-   */
-  async function bufferFor(roomId: string): Promise<number> {
-    try {
-      const { maxRttMs, sessionCount } = await deps.clockSamples.getRoomMaxRtt({ roomId }, { timeoutMs: 1000 });
-      return syncBufferMs(sessionCount > 0 ? maxRttMs : undefined, deps.buffer);
-    } catch (err) {
-      deps.logger.warn({ err, roomId }, "room round trips unavailable; using the largest start buffer");
-      return deps.buffer.maxBufferMs;
-    }
-  }
+  /** The start buffer for a room: clamp(2 x max fresh round trip, 100, 500) by default. */
+  const bufferFor = (rtt: RoomRtt) => syncBufferMs(rtt.sessionCount > 0 ? rtt.maxRttMs : undefined, deps.buffer);
 
   const state = (roomId: string, t: Timeline, nowMs: number) => playbackStateAt(roomId, t, nowMs);
 
@@ -58,17 +44,16 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
     req: { roomId: string; expectedVersion?: bigint },
     ctx: HandlerContext,
     kind: PlaybackChange,
-    how: { withBuffer?: boolean; transition(t: Timeline, nowMs: number, bufferMs: number): Timeline },
+    transition: (t: Timeline, nowMs: number, rtt: RoomRtt) => Timeline,
   ) {
     const roomId = requireId(req.roomId, "room_id");
     const dj = requireUser(ctx);
-    const bufferMs = how.withBuffer ? await bufferFor(roomId) : 0;
     const { next, nowMs } = await run({
       roomId,
       djId: dj.userId,
       expectedVersion: expected(req.expectedVersion),
       change: kind,
-      transition: (t, now) => how.transition(t, now, bufferMs),
+      transition,
     });
     return { state: state(roomId, next, nowMs) };
   }
@@ -81,13 +66,12 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
       const durationMs = req.trackDurationMs === undefined ? undefined : requireInRange(req.trackDurationMs, "track_duration_ms", 0, MAX_TRACK_MS);
       if (durationMs === 0) throw invalidArgument("track_duration_ms must be positive");
       const positionMs = requirePosition(req.positionMs ?? 0, "position_ms", durationMs);
-      const bufferMs = await bufferFor(roomId);
       const { next, nowMs } = await run({
         roomId,
         djId: dj.userId,
         expectedVersion: expected(req.expectedVersion),
         change: "started",
-        transition: (t, now) => start(t, { trackId, positionMs, trackDurationMs: durationMs, bufferMs, nowMs: now }),
+        transition: (t, now, rtt) => start(t, { trackId, positionMs, trackDurationMs: durationMs, bufferMs: bufferFor(rtt), nowMs: now }),
       });
       return {
         trackId,
@@ -100,20 +84,18 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
       };
     },
 
-    pause: (req, ctx) => change(req, ctx, PlaybackChange.PAUSED, { transition: pause }),
+    pause: (req, ctx) => change(req, ctx, PlaybackChange.PAUSED, pause),
 
-    resume: (req, ctx) =>
-      change(req, ctx, PlaybackChange.RESUMED, { withBuffer: true, transition: (t, now, bufferMs) => resume(t, now, bufferMs) }),
+    resume: (req, ctx) => change(req, ctx, PlaybackChange.RESUMED, (t, now, rtt) => resume(t, now, bufferFor(rtt))),
 
     seek(req, ctx) {
       requirePosition(req.positionMs, "position_ms", undefined);
-      return change(req, ctx, PlaybackChange.SEEKED, {
-        withBuffer: true,
-        transition: (t, now, bufferMs) => seek(t, now, requirePosition(req.positionMs, "position_ms", t.trackDurationMs), bufferMs),
-      });
+      return change(req, ctx, PlaybackChange.SEEKED, (t, now, rtt) =>
+        seek(t, now, requirePosition(req.positionMs, "position_ms", t.trackDurationMs), bufferFor(rtt)),
+      );
     },
 
-    stop: (req, ctx) => change(req, ctx, PlaybackChange.STOPPED, { transition: stop }),
+    stop: (req, ctx) => change(req, ctx, PlaybackChange.STOPPED, stop),
 
     async getPlayback(req, ctx) {
       const roomId = requireId(req.roomId, "room_id");

@@ -1,14 +1,22 @@
 import { LUA_ROOM_KEYS, roomKeys, roomScriptKeys } from "../common/keys.js";
 import { LuaScript, type RedisClient } from "../common/redis.js";
 import { LUA_PUBLISH_ROOM_EVENT } from "../common/room-events.js";
+import { decodeRoomRtt, LUA_ROOM_MAX_RTT, type RoomRtt } from "../clock/room-rtt-index.js";
 import { decodePlaybackRecord, encodePlaybackRecord } from "./playback-record.js";
 import type { Timeline } from "./timeline.js";
 
-/** ARGV 1: the reader's user id ("" for a service). */
-const readScript = new LuaScript(`${LUA_ROOM_KEYS}
+/**
+ * ARGV 1: the reader's user id ("" for a service); 2: for a command, the freshness cutoff of the
+ * room round-trip index ("" for a plain read). The index is read (and pruned) only for the DJ
+ * or the system: a refused command costs nothing more.
+ */
+const readScript = new LuaScript(`${LUA_ROOM_KEYS}${LUA_ROOM_MAX_RTT}
 local member = 0
 if ARGV[1] ~= '' then member = redis.call('HEXISTS', K.members, ARGV[1]) end
-return {redis.call('EXISTS', K.meta), redis.call('GET', K.currentDj) or '', redis.call('GET', K.playback) or '', member}
+local dj = redis.call('GET', K.currentDj) or ''
+local max_rtt, rtt_count = '0', 0
+if ARGV[2] ~= '' and (ARGV[1] == '' or ARGV[1] == dj) then max_rtt, rtt_count = room_max_rtt(ARGV[2]) end
+return {redis.call('EXISTS', K.meta), dj, redis.call('GET', K.playback) or '', member, max_rtt, rtt_count}
 `);
 
 /** Lua: the version of the stored timeline (0 when none or unreadable). */
@@ -58,6 +66,8 @@ export interface PlaybackRoom {
   timeline: Timeline;
   currentDjId: string;
   isMember: boolean;
+  /** The room's fresh round trips, when read for a command by its DJ (or the system). */
+  roomRtt: RoomRtt;
 }
 
 export type CommitStatus = "OK" | "NOT_FOUND" | "NOT_DJ" | "CONFLICT";
@@ -66,16 +76,18 @@ export type SyncTickStatus = "OK" | "NOT_FOUND" | "CONFLICT" | "DUPLICATE";
 /** The playback service's storage: the seed key `room:{roomId}:state.playback`, read and compare-and-set. */
 export function createPlaybackStore(redis: RedisClient) {
   return {
-    /** The room's timeline and DJ, and whether `userId` is a member; undefined for no room. */
-    async read(roomId: string, userId: string): Promise<PlaybackRoom | undefined> {
-      const [exists, dj, raw, member] = (await readScript.run(redis, roomScriptKeys(roomId), [userId])) as [
-        number,
-        string,
-        string,
-        number,
-      ];
+    /**
+     * The room's timeline and DJ, and whether `userId` is a member; undefined for no room. With
+     * `rttCutoffMs` (a command) also the room's round trips fresher than it, when `userId` is
+     * the DJ or "" (the system); otherwise none.
+     */
+    async read(roomId: string, userId: string, rttCutoffMs?: number): Promise<PlaybackRoom | undefined> {
+      const [exists, dj, raw, member, maxRtt, rttCount] = (await readScript.run(redis, roomScriptKeys(roomId), [
+        userId,
+        rttCutoffMs ?? "",
+      ])) as [number, string, string, number, string, number];
       if (exists === 0) return undefined;
-      return { timeline: decodePlaybackRecord(raw), currentDjId: dj, isMember: member === 1 };
+      return { timeline: decodePlaybackRecord(raw), currentDjId: dj, isMember: member === 1, roomRtt: decodeRoomRtt(maxRtt, rttCount) };
     },
 
     /** Stores `next` if the room is still at `fromVersion` (and `djId` still DJ), publishing `event`. */

@@ -1,8 +1,5 @@
-import { createClient } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
-import { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import type { TokenService } from "../common/auth/tokens.js";
-import { createInternalTransport } from "../common/clients.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
 import { closeRedis, createQueueConnection, type RedisClient } from "../common/redis.js";
@@ -23,7 +20,7 @@ export interface PlaybackServerDeps {
   options: BufferOptions &
     SyncOptions &
     ServiceAddressOptions & {
-      clockUrl: string;
+      rttFreshMs: number;
       redisUrl: string;
       redisClusterNodes: ReadonlyArray<{ host: string; port: number }>;
     };
@@ -42,18 +39,15 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
     run: () => run!,
   });
   const syncSchedule = createSyncSchedule({ redis: deps.redis, connection: queueConnection, store, clock, options: o, logger });
-  run = createCommandRunner({ store, clock, hooks: allHooks(trackEnd.hooks, syncSchedule.hooks), logger });
-  const clockTransport = createInternalTransport(o.clockUrl, { service: "playback", tokens, clock });
+  run = createCommandRunner({ store, clock, hooks: allHooks(trackEnd.hooks, syncSchedule.hooks), logger, rttFreshMs: o.rttFreshMs });
   const server = createRedisServiceServer(deps, {
     serviceNames: playbackServiceNames,
     redis: deps.redis,
     routes: playbackRoutes({
       store,
       run,
-      clockSamples: createClient(ClockSampleService, clockTransport.transport),
       clock,
       buffer: o,
-      logger,
       tokens,
     }),
   });
@@ -68,7 +62,6 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
       await server.stop();
       await trackEnd.stop();
       await syncSchedule.close();
-      clockTransport.close();
       await closeRedis(queueConnection);
     },
   };

@@ -196,7 +196,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     metrics: new Registry(),
     options: {
       ...common,
-      clockUrl,
+      // The room round-trip index's freshness: the clock service's, as in production.
+      rttFreshMs: opts.clockStore?.rttFreshMs ?? 30_000,
       redisUrl: redisTarget.url,
       redisClusterNodes: redisTarget.clusterNodes,
       rttMultiplier: 2,

@@ -26,7 +26,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file groovebox/clock/v1/clock.proto.
  */
 export const file_groovebox_clock_v1_clock: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ncm9vdmVib3gvY2xvY2svdjEvY2xvY2sucHJvdG8SEmdyb292ZWJveC5jbG9jay52MSIqCgtQaW5nUmVxdWVzdBIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBImgKDFBpbmdSZXNwb25zZRIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBEh4KFnNlcnZlcl9yZWNlaXZlX3RpbWVfbXMYAiABKAESGwoTc2VydmVyX3NlbmRfdGltZV9tcxgDIAEoASKsAQoLQ2xvY2tTYW1wbGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhsKE2NsaWVudF9zZW5kX3RpbWVfbXMYAyABKAESHgoWc2VydmVyX3JlY2VpdmVfdGltZV9tcxgEIAEoARIbChNzZXJ2ZXJfc2VuZF90aW1lX21zGAUgASgBEh4KFmNsaWVudF9yZWNlaXZlX3RpbWVfbXMYBiABKAEiSAoUUmVjb3JkU2FtcGxlc1JlcXVlc3QSMAoHc2FtcGxlcxgBIAMoCzIfLmdyb292ZWJveC5jbG9jay52MS5DbG9ja1NhbXBsZSI7ChVSZWNvcmRTYW1wbGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEAoIcmVqZWN0ZWQYAiABKA0i7AEKDUNsb2NrRXN0aW1hdGUSEQoJb2Zmc2V0X21zGAEgASgBEg4KBnJ0dF9tcxgCIAEoARIUCgxzYW1wbGVfY291bnQYAyABKA0SGwoTbGFzdF9zYW1wbGVfdGltZV9tcxgFIAEoARIZChFyZWZlcmVuY2VfdGltZV9tcxgGIAEoARIRCglkcmlmdF9wcG0YByABKAESEAoIZXJyb3JfbXMYCCABKAESFwoPZHJpZnRfZXJyb3JfcHBtGAkgASgBEhYKDnR5cGljYWxfcnR0X21zGAogASgBSgQIBBAFUg5zYW1wbGVfdGltZV9tcyIvChlHZXRTZXNzaW9uRXN0aW1hdGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiUQoaR2V0U2Vzc2lvbkVzdGltYXRlUmVzcG9uc2USMwoIZXN0aW1hdGUYASABKAsyIS5ncm9vdmVib3guY2xvY2sudjEuQ2xvY2tFc3RpbWF0ZSInChRHZXRSb29tTWF4UnR0UmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIkIKFUdldFJvb21NYXhSdHRSZXNwb25zZRISCgptYXhfcnR0X21zGAEgASgBEhUKDXNlc3Npb25fY291bnQYAiABKA0iVgoVU2V0U2Vzc2lvblJvb21SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIYChBwcmV2aW91c19yb29tX2lkGAMgASgJIhgKFlNldFNlc3Npb25Sb29tUmVzcG9uc2UiOAoRRW5kU2Vzc2lvblJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJIhQKEkVuZFNlc3Npb25SZXNwb25zZSLgAQoKU3luY1JlcG9ydBIRCglvZmZzZXRfbXMYASABKAESDgoGcnR0X21zGAIgASgBEhkKEW91dHB1dF9sYXRlbmN5X21zGAMgASgBEhEKCWRyaWZ0X3BwbRgEIAEoARIZChFwbGF5YmFja19lcnJvcl9tcxgFIAEoARIWCg5lcnJvcl9ib3VuZF9tcxgGIAEoARI7Cg9jb3JyZWN0aW9uX3RpZXIYByABKA4yIi5ncm9vdmVib3guY2xvY2sudjEuQ29ycmVjdGlvblRpZXISEQoJZGV2aWNlX2lkGAggASgJIlkKE1JlY29yZFJlcG9ydFJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIuCgZyZXBvcnQYAiABKAsyHi5ncm9vdmVib3guY2xvY2sudjEuU3luY1JlcG9ydCIWChRSZWNvcmRSZXBvcnRSZXNwb25zZSqdAQoOQ29ycmVjdGlvblRpZXISHwobQ09SUkVDVElPTl9USUVSX1VOU1BFQ0lGSUVEEAASGAoUQ09SUkVDVElPTl9USUVSX0lETEUQARIbChdDT1JSRUNUSU9OX1RJRVJfSU5fU1lOQxACEhkKFUNPUlJFQ1RJT05fVElFUl9OVURHRRADEhgKFENPUlJFQ1RJT05fVElFUl9TRUVLEAQyWQoMQ2xvY2tTZXJ2aWNlEkkKBFBpbmcSHy5ncm9vdmVib3guY2xvY2sudjEuUGluZ1JlcXVlc3QaIC5ncm9vdmVib3guY2xvY2sudjEuUGluZ1Jlc3BvbnNlMv4EChJDbG9ja1NhbXBsZVNlcnZpY2USZAoNUmVjb3JkU2FtcGxlcxIoLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRTYW1wbGVzUmVxdWVzdBopLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRTYW1wbGVzUmVzcG9uc2UScwoSR2V0U2Vzc2lvbkVzdGltYXRlEi0uZ3Jvb3ZlYm94LmNsb2NrLnYxLkdldFNlc3Npb25Fc3RpbWF0ZVJlcXVlc3QaLi5ncm9vdmVib3guY2xvY2sudjEuR2V0U2Vzc2lvbkVzdGltYXRlUmVzcG9uc2USZAoNR2V0Um9vbU1heFJ0dBIoLmdyb292ZWJveC5jbG9jay52MS5HZXRSb29tTWF4UnR0UmVxdWVzdBopLmdyb292ZWJveC5jbG9jay52MS5HZXRSb29tTWF4UnR0UmVzcG9uc2USZwoOU2V0U2Vzc2lvblJvb20SKS5ncm9vdmVib3guY2xvY2sudjEuU2V0U2Vzc2lvblJvb21SZXF1ZXN0GiouZ3Jvb3ZlYm94LmNsb2NrLnYxLlNldFNlc3Npb25Sb29tUmVzcG9uc2USWwoKRW5kU2Vzc2lvbhIlLmdyb292ZWJveC5jbG9jay52MS5FbmRTZXNzaW9uUmVxdWVzdBomLmdyb292ZWJveC5jbG9jay52MS5FbmRTZXNzaW9uUmVzcG9uc2USYQoMUmVjb3JkUmVwb3J0EicuZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFJlcG9ydFJlcXVlc3QaKC5ncm9vdmVib3guY2xvY2sudjEuUmVjb3JkUmVwb3J0UmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Ch5ncm9vdmVib3gvY2xvY2svdjEvY2xvY2sucHJvdG8SEmdyb292ZWJveC5jbG9jay52MSIqCgtQaW5nUmVxdWVzdBIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBImgKDFBpbmdSZXNwb25zZRIbChNjbGllbnRfc2VuZF90aW1lX21zGAEgASgBEh4KFnNlcnZlcl9yZWNlaXZlX3RpbWVfbXMYAiABKAESGwoTc2VydmVyX3NlbmRfdGltZV9tcxgDIAEoASKsAQoLQ2xvY2tTYW1wbGUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhsKE2NsaWVudF9zZW5kX3RpbWVfbXMYAyABKAESHgoWc2VydmVyX3JlY2VpdmVfdGltZV9tcxgEIAEoARIbChNzZXJ2ZXJfc2VuZF90aW1lX21zGAUgASgBEh4KFmNsaWVudF9yZWNlaXZlX3RpbWVfbXMYBiABKAEiSAoUUmVjb3JkU2FtcGxlc1JlcXVlc3QSMAoHc2FtcGxlcxgBIAMoCzIfLmdyb292ZWJveC5jbG9jay52MS5DbG9ja1NhbXBsZSI7ChVSZWNvcmRTYW1wbGVzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKA0SEAoIcmVqZWN0ZWQYAiABKA0i7AEKDUNsb2NrRXN0aW1hdGUSEQoJb2Zmc2V0X21zGAEgASgBEg4KBnJ0dF9tcxgCIAEoARIUCgxzYW1wbGVfY291bnQYAyABKA0SGwoTbGFzdF9zYW1wbGVfdGltZV9tcxgFIAEoARIZChFyZWZlcmVuY2VfdGltZV9tcxgGIAEoARIRCglkcmlmdF9wcG0YByABKAESEAoIZXJyb3JfbXMYCCABKAESFwoPZHJpZnRfZXJyb3JfcHBtGAkgASgBEhYKDnR5cGljYWxfcnR0X21zGAogASgBSgQIBBAFUg5zYW1wbGVfdGltZV9tcyIvChlHZXRTZXNzaW9uRXN0aW1hdGVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkiUQoaR2V0U2Vzc2lvbkVzdGltYXRlUmVzcG9uc2USMwoIZXN0aW1hdGUYASABKAsyIS5ncm9vdmVib3guY2xvY2sudjEuQ2xvY2tFc3RpbWF0ZSJWChVTZXRTZXNzaW9uUm9vbVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEhgKEHByZXZpb3VzX3Jvb21faWQYAyABKAkiGAoWU2V0U2Vzc2lvblJvb21SZXNwb25zZSI4ChFFbmRTZXNzaW9uUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEg8KB3Jvb21faWQYAiABKAkiFAoSRW5kU2Vzc2lvblJlc3BvbnNlIuABCgpTeW5jUmVwb3J0EhEKCW9mZnNldF9tcxgBIAEoARIOCgZydHRfbXMYAiABKAESGQoRb3V0cHV0X2xhdGVuY3lfbXMYAyABKAESEQoJZHJpZnRfcHBtGAQgASgBEhkKEXBsYXliYWNrX2Vycm9yX21zGAUgASgBEhYKDmVycm9yX2JvdW5kX21zGAYgASgBEjsKD2NvcnJlY3Rpb25fdGllchgHIAEoDjIiLmdyb292ZWJveC5jbG9jay52MS5Db3JyZWN0aW9uVGllchIRCglkZXZpY2VfaWQYCCABKAkiWQoTUmVjb3JkUmVwb3J0UmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEi4KBnJlcG9ydBgCIAEoCzIeLmdyb292ZWJveC5jbG9jay52MS5TeW5jUmVwb3J0IhYKFFJlY29yZFJlcG9ydFJlc3BvbnNlKp0BCg5Db3JyZWN0aW9uVGllchIfChtDT1JSRUNUSU9OX1RJRVJfVU5TUEVDSUZJRUQQABIYChRDT1JSRUNUSU9OX1RJRVJfSURMRRABEhsKF0NPUlJFQ1RJT05fVElFUl9JTl9TWU5DEAISGQoVQ09SUkVDVElPTl9USUVSX05VREdFEAMSGAoUQ09SUkVDVElPTl9USUVSX1NFRUsQBDJZCgxDbG9ja1NlcnZpY2USSQoEUGluZxIfLmdyb292ZWJveC5jbG9jay52MS5QaW5nUmVxdWVzdBogLmdyb292ZWJveC5jbG9jay52MS5QaW5nUmVzcG9uc2UymAQKEkNsb2NrU2FtcGxlU2VydmljZRJkCg1SZWNvcmRTYW1wbGVzEiguZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFNhbXBsZXNSZXF1ZXN0GikuZ3Jvb3ZlYm94LmNsb2NrLnYxLlJlY29yZFNhbXBsZXNSZXNwb25zZRJzChJHZXRTZXNzaW9uRXN0aW1hdGUSLS5ncm9vdmVib3guY2xvY2sudjEuR2V0U2Vzc2lvbkVzdGltYXRlUmVxdWVzdBouLmdyb292ZWJveC5jbG9jay52MS5HZXRTZXNzaW9uRXN0aW1hdGVSZXNwb25zZRJnCg5TZXRTZXNzaW9uUm9vbRIpLmdyb292ZWJveC5jbG9jay52MS5TZXRTZXNzaW9uUm9vbVJlcXVlc3QaKi5ncm9vdmVib3guY2xvY2sudjEuU2V0U2Vzc2lvblJvb21SZXNwb25zZRJbCgpFbmRTZXNzaW9uEiUuZ3Jvb3ZlYm94LmNsb2NrLnYxLkVuZFNlc3Npb25SZXF1ZXN0GiYuZ3Jvb3ZlYm94LmNsb2NrLnYxLkVuZFNlc3Npb25SZXNwb25zZRJhCgxSZWNvcmRSZXBvcnQSJy5ncm9vdmVib3guY2xvY2sudjEuUmVjb3JkUmVwb3J0UmVxdWVzdBooLmdyb292ZWJveC5jbG9jay52MS5SZWNvcmRSZXBvcnRSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * The request of Ping.
@@ -322,55 +322,6 @@ export const GetSessionEstimateResponseSchema: GenMessage<GetSessionEstimateResp
   messageDesc(file_groovebox_clock_v1_clock, 7);
 
 /**
- * The request of GetRoomMaxRtt.
- *
- * @generated from message groovebox.clock.v1.GetRoomMaxRttRequest
- */
-export type GetRoomMaxRttRequest = Message<"groovebox.clock.v1.GetRoomMaxRttRequest"> & {
-  /**
-   * The room.
-   *
-   * @generated from field: string room_id = 1;
-   */
-  roomId: string;
-};
-
-/**
- * Describes the message groovebox.clock.v1.GetRoomMaxRttRequest.
- * Use `create(GetRoomMaxRttRequestSchema)` to create a new message.
- */
-export const GetRoomMaxRttRequestSchema: GenMessage<GetRoomMaxRttRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 8);
-
-/**
- * The answer of GetRoomMaxRtt.
- *
- * @generated from message groovebox.clock.v1.GetRoomMaxRttResponse
- */
-export type GetRoomMaxRttResponse = Message<"groovebox.clock.v1.GetRoomMaxRttResponse"> & {
-  /**
-   * The largest fresh round trip of the room's sessions; 0 when there is none.
-   *
-   * @generated from field: double max_rtt_ms = 1;
-   */
-  maxRttMs: number;
-
-  /**
-   * How many of the room's sessions have a fresh round trip.
-   *
-   * @generated from field: uint32 session_count = 2;
-   */
-  sessionCount: number;
-};
-
-/**
- * Describes the message groovebox.clock.v1.GetRoomMaxRttResponse.
- * Use `create(GetRoomMaxRttResponseSchema)` to create a new message.
- */
-export const GetRoomMaxRttResponseSchema: GenMessage<GetRoomMaxRttResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 9);
-
-/**
  * The request of SetSessionRoom.
  *
  * @generated from message groovebox.clock.v1.SetSessionRoomRequest
@@ -403,7 +354,7 @@ export type SetSessionRoomRequest = Message<"groovebox.clock.v1.SetSessionRoomRe
  * Use `create(SetSessionRoomRequestSchema)` to create a new message.
  */
 export const SetSessionRoomRequestSchema: GenMessage<SetSessionRoomRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 10);
+  messageDesc(file_groovebox_clock_v1_clock, 8);
 
 /**
  * The answer of SetSessionRoom.
@@ -418,7 +369,7 @@ export type SetSessionRoomResponse = Message<"groovebox.clock.v1.SetSessionRoomR
  * Use `create(SetSessionRoomResponseSchema)` to create a new message.
  */
 export const SetSessionRoomResponseSchema: GenMessage<SetSessionRoomResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 11);
+  messageDesc(file_groovebox_clock_v1_clock, 9);
 
 /**
  * The request of EndSession.
@@ -446,7 +397,7 @@ export type EndSessionRequest = Message<"groovebox.clock.v1.EndSessionRequest"> 
  * Use `create(EndSessionRequestSchema)` to create a new message.
  */
 export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 12);
+  messageDesc(file_groovebox_clock_v1_clock, 10);
 
 /**
  * The answer of EndSession.
@@ -461,7 +412,7 @@ export type EndSessionResponse = Message<"groovebox.clock.v1.EndSessionResponse"
  * Use `create(EndSessionResponseSchema)` to create a new message.
  */
 export const EndSessionResponseSchema: GenMessage<EndSessionResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 13);
+  messageDesc(file_groovebox_clock_v1_clock, 11);
 
 /**
  * What a client measured of its own synchronisation.
@@ -534,7 +485,7 @@ export type SyncReport = Message<"groovebox.clock.v1.SyncReport"> & {
  * Use `create(SyncReportSchema)` to create a new message.
  */
 export const SyncReportSchema: GenMessage<SyncReport> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 14);
+  messageDesc(file_groovebox_clock_v1_clock, 12);
 
 /**
  * The request of RecordReport.
@@ -562,7 +513,7 @@ export type RecordReportRequest = Message<"groovebox.clock.v1.RecordReportReques
  * Use `create(RecordReportRequestSchema)` to create a new message.
  */
 export const RecordReportRequestSchema: GenMessage<RecordReportRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 15);
+  messageDesc(file_groovebox_clock_v1_clock, 13);
 
 /**
  * The answer of RecordReport.
@@ -577,7 +528,7 @@ export type RecordReportResponse = Message<"groovebox.clock.v1.RecordReportRespo
  * Use `create(RecordReportResponseSchema)` to create a new message.
  */
 export const RecordReportResponseSchema: GenMessage<RecordReportResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_clock_v1_clock, 16);
+  messageDesc(file_groovebox_clock_v1_clock, 14);
 
 /**
  * The tiers of a client's drift correction.
@@ -653,9 +604,10 @@ export const ClockService: GenService<{
   serviceDesc(file_groovebox_clock_v1_clock, 0);
 
 /**
- * ClockSampleService is internal: gateways record the samples of their streams here, and the
- * playback service reads the estimates. It is not served on the public port and needs a
- * service credential.
+ * ClockSampleService is internal: gateways record the samples of their streams here, and other
+ * services read the estimates. (The room round-trip index it keeps, room:{id}:rtt, is read by
+ * the playback service inside its own room script.) It is not served on the public port and
+ * needs a service credential.
  *
  * @generated from service groovebox.clock.v1.ClockSampleService
  */
@@ -683,17 +635,6 @@ export const ClockSampleService: GenService<{
     methodKind: "unary";
     input: typeof GetSessionEstimateRequestSchema;
     output: typeof GetSessionEstimateResponseSchema;
-  },
-  /**
-   * GetRoomMaxRtt returns the largest round trip among the sessions of a room that have a
-   * fresh estimate. A room without any gives max_rtt_ms 0 and session_count 0.
-   *
-   * @generated from rpc groovebox.clock.v1.ClockSampleService.GetRoomMaxRtt
-   */
-  getRoomMaxRtt: {
-    methodKind: "unary";
-    input: typeof GetRoomMaxRttRequestSchema;
-    output: typeof GetRoomMaxRttResponseSchema;
   },
   /**
    * SetSessionRoom moves a session between rooms in the room round-trip index: it leaves
