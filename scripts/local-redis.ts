@@ -59,6 +59,11 @@ export async function startLocalRedis(opts: {
   showLogs?: boolean;
   /** More redis-server options (they override the ones above). */
   args?: string[];
+  /**
+   * Runs it in its own process group, so a Ctrl-C in the terminal does not reach it: whoever
+   * started it stops it after the services that use it (npm start).
+   */
+  ownProcessGroup?: boolean;
 }): Promise<LocalRedis> {
   const persistence = opts.dir
     ? ["--dir", opts.dir, "--appendonly", "yes", "--appendfsync", opts.fsyncAlways ? "always" : "everysec"]
@@ -66,7 +71,7 @@ export async function startLocalRedis(opts: {
   const child = spawn(
     "redis-server",
     ["--port", String(opts.port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--maxmemory-policy", "noeviction", "--loglevel", "warning", ...(opts.args ?? [])],
-    { stdio: ["ignore", "ignore", opts.showLogs ? "inherit" : "ignore"] },
+    { stdio: ["ignore", "ignore", opts.showLogs ? "inherit" : "ignore"], detached: opts.ownProcessGroup ?? false },
   );
   const deadline = Date.now() + 10_000;
   while (!(await redisAnswers("127.0.0.1", opts.port))) {

@@ -2,7 +2,7 @@
  * Runs groovebox services as separate processes (npm start, benchmarks): start one from the
  * built output, wait until it reports healthy, stop it with SIGTERM.
  */
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { resolve } from "node:path";
 
 export type ServiceName = "clock" | "rooms" | "playback" | "gateway" | "scheduler";
@@ -16,14 +16,22 @@ const NODE_FLAGS: Record<ServiceName, string[]> = {
   gateway: ["--max-semi-space-size=32"],
 };
 
-/** Starts `dist/services/<name>/main.js` with the given environment (and extra node flags). */
+/**
+ * Starts `dist/services/<name>/main.js` with the given environment (and extra node flags).
+ * A `supervised` service runs in its own process group, so a Ctrl-C in the terminal reaches
+ * only the supervisor, which stops each service once, in order; an IPC channel tells the
+ * service when its supervisor is gone (it then stops by itself, see runMain).
+ */
 export function spawnService(
   name: ServiceName,
   env: NodeJS.ProcessEnv,
-  stdio: StdioOptions = ["ignore", "inherit", "inherit"],
+  stdio: Array<"ignore" | "inherit" | "pipe"> = ["ignore", "inherit", "inherit"],
   extraFlags: string[] = [],
+  opts: { supervised?: boolean } = {},
 ): ChildProcess {
-  return spawn(process.execPath, [...NODE_FLAGS[name], ...extraFlags, resolve(`dist/services/${name}/main.js`)], { stdio, env });
+  const args = [...NODE_FLAGS[name], ...extraFlags, resolve(`dist/services/${name}/main.js`)];
+  if (!opts.supervised) return spawn(process.execPath, args, { stdio, env });
+  return spawn(process.execPath, args, { stdio: [...stdio, "ipc"], env, detached: true });
 }
 
 /** Resolves true once GET /healthz on the operators' port answers 200, false after `timeoutMs`. */

@@ -1,11 +1,12 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
 import { ServerReflection, type ServerReflectionResponse } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { eventually } from "./support/eventually.js";
 import { startStack, type Stack } from "./support/stack.js";
-import { grpcTransport } from "./support/stream-client.js";
+import { grpcTransport, login } from "./support/stream-client.js";
 
 const BUF = resolve("node_modules/.bin/buf");
 
@@ -107,5 +108,26 @@ describe("server reflection on the gateway's public port", () => {
       expect(answers[i]!.messageResponse).toMatchObject({ case: "errorResponse", value: { errorCode: 5 } });
     }
     expect(answers[3]!.originalRequest).toMatchObject({ messageRequest: { case: "fileContainingSymbol", value: "no.such.Symbol" } });
+  });
+
+  it.each(["grpc", "connect"])("lets the gateway stop at once while buf curl holds its reflection stream and a call (%s)", async (protocol) => {
+    // A stop that waited for these streams would wait out the grace period, longer than the test may run.
+    const own = await startStack({ shutdownGraceMs: 60_000 });
+    const url = own.gatewayUrls[0]!;
+    const { token } = await login(url, "Ada");
+    const args = ["curl", "--http2-prior-knowledge", "--protocol", protocol, "-H", `Authorization: Bearer ${token}`, "--data", "@-"];
+    // Its input stays open, as when a person types into it.
+    const curl = spawn(BUF, [...args, `${url}/groovebox.gateway.v1.GatewayService/Connect`], { stdio: ["pipe", "pipe", "pipe"] });
+    let output = "";
+    curl.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    curl.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((done) => curl.once("exit", done));
+    curl.stdin.write('{"ping": {"seq": "1", "client_send_time_ms": 1764000000000}}\n');
+    await eventually(async () => (output.includes("pong") ? true : undefined));
+
+    await own.stop();
+    curl.stdin.end();
+    expect(await exited).not.toBe(0);
+    expect(output).toMatch(/unavailable/);
   });
 });

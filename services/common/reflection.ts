@@ -1,6 +1,6 @@
 import { clone, toBinary, type DescFile, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, type ConnectRouter } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 
@@ -107,12 +107,24 @@ export type ReflectionIndex = ReturnType<typeof createReflectionIndex>;
 
 /**
  * A ServerReflectionInfo handler: answers each request on the stream in order, echoing it.
- * Both protocol versions share it; their messages differ only in their package.
+ * Both protocol versions share it; their messages differ only in their package. Clients keep
+ * the stream open while they work (buf curl holds it for the whole call), so it ends when the
+ * call's signal does (the server shutting down) rather than waiting for the next request.
  */
 function reflectionInfo<Req extends { host: string; messageRequest: ReflectionQuery }>(index: ReflectionIndex) {
-  return async function* (requests: AsyncIterable<Req>) {
+  return async function* (requests: AsyncIterable<Req>, ctx: HandlerContext) {
     const sent = new Set<string>();
-    for await (const request of requests) {
+    const input = requests[Symbol.asyncIterator]();
+    const ended = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(ctx.signal.reason);
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    ended.catch(() => undefined); // observed through the race below
+    for (;;) {
+      const next = await Promise.race([input.next(), ended]);
+      if (next.done) return;
+      const request = next.value;
       yield { validHost: request.host, originalRequest: request, messageResponse: index.answer(request.messageRequest, sent) };
     }
   };

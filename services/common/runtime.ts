@@ -58,8 +58,9 @@ export interface Stoppable {
 }
 
 /**
- * Runs a service process: starts it, and on SIGTERM or SIGINT stops it gracefully and exits 0
- * (a second signal, or a shutdown longer than the grace period and 5 s, exits at once with 1).
+ * Runs a service process: starts it, and on SIGTERM or SIGINT (or when the supervisor that
+ * started it with an IPC channel goes away) stops it gracefully and exits 0 (a second signal,
+ * or a shutdown longer than the grace period and 5 s, exits at once with 1).
  * A bad configuration prints its message and exits 1.
  */
 export function runMain(
@@ -94,6 +95,12 @@ export function runMain(
       };
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
+      // Started by a supervisor with an IPC channel (npm start runs each service in its own
+      // process group, out of reach of the terminal's Ctrl-C): stop when it is gone.
+      if (process.channel) {
+        process.channel.unref();
+        process.once("disconnect", () => !stopping && onSignal("SIGTERM"));
+      }
     },
     (err: unknown) => {
       if (err instanceof ConfigError) {

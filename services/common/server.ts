@@ -156,6 +156,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
     handler,
   );
   if (opts.takeStream) interceptStreams(h2, opts.takeStream);
+  const answered = watchAnsweredStreams(h2);
   const h1 = http.createServer({ keepAliveTimeout: 5000 }, handler);
   // The HTTP/1.1 server never listens itself (connections are handed to it), so Node does not
   // track its connections and closeIdleConnections() would do nothing: track them here.
@@ -223,6 +224,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       shutdown.abort(new ConnectError("server is shutting down", Code.Unavailable));
       stopping = true;
+      answered.stop();
       for (const session of sessions) session.close();
       // Connections that sent nothing yet, and HTTP/1.1 connections between requests, close
       // now; HTTP/1.1 connections with a request in progress close when it is answered.
@@ -254,6 +256,36 @@ function interceptStreams(
     if (event === "stream" && take(args[0] as http2.ServerHttp2Stream, args[1] as http2.IncomingHttpHeaders)) return true;
     return emit(event, ...args);
   }) as typeof h2.emit;
+}
+
+/**
+ * Streams whose response is complete while their client is still sending (a bidi stream whose
+ * client never half-closes, like `buf curl` reading a terminal). They would keep their
+ * connection, and so a graceful stop, open until the grace period ends: once the server is
+ * stopping, each is told to stop sending without error (RST_STREAM NO_ERROR, RFC 9113 8.1).
+ * Only then: a client may still be sending the rest of a request that was answered early (an
+ * error from its headers), and some clients report a reset during their write as a failure.
+ */
+function watchAnsweredStreams(h2: http2.Http2Server) {
+  const halfOpen = new Set<http2.ServerHttp2Stream>();
+  let stopping = false;
+  const reset = (stream: http2.ServerHttp2Stream) =>
+    setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_NO_ERROR));
+  h2.on("stream", (stream: http2.ServerHttp2Stream) => {
+    stream.once("finish", () => {
+      if (stream.readableEnded || stream.closed) return;
+      if (stopping) return reset(stream);
+      halfOpen.add(stream);
+      stream.once("close", () => halfOpen.delete(stream));
+    });
+  });
+  return {
+    /** Resets the answered streams now, and any answered from now on. */
+    stop(): void {
+      stopping = true;
+      for (const stream of halfOpen) reset(stream);
+    },
+  };
 }
 
 /** Hands a new connection to the HTTP/2 server when it opens with the HTTP/2 preface. */

@@ -52,6 +52,8 @@ export interface StackOptions {
   clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
   gateway?: Partial<GatewayOptions>;
   buffer?: Partial<{ rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number }>;
+  /** How long each service's stop waits for open calls (default 2 s). */
+  shutdownGraceMs?: number;
   /** The services' loggers (default: silent, see testLogger). */
   logger?: (service: string) => Logger;
   /** Scheduler processes (in this process) sending the periodic playback_sync; none by default. */
@@ -146,7 +148,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     clock = hostClock;
   }
   const tokens = createTokenService({ secret, clock });
-  const common = { host: "127.0.0.1", port: 0, operatorHost: "127.0.0.1", operatorPort: 0, shutdownGraceMs: 2000 };
+  const common = { host: "127.0.0.1", port: 0, operatorHost: "127.0.0.1", operatorPort: 0, shutdownGraceMs: opts.shutdownGraceMs ?? 2000 };
   const operatorUrl = (server: { operatorPort(): number }) => `http://127.0.0.1:${server.operatorPort()}`;
   const redisTarget = opts.redis ?? testRedisTarget();
   const logger = opts.logger ?? testLogger;
