@@ -11,6 +11,7 @@ import { createHealthRegistry, createHealthService, type HealthRegistry } from "
 import { withCors, type CorsOrigins } from "./cors.js";
 import { createServerInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
+import { createConnectionAdmission } from "./connection-admission.js";
 import { createIdleConnectionPolicy } from "./idle-connections.js";
 import { createOperatorServer } from "./operator-server.js";
 import { createPingService } from "./ping-service.js";
@@ -54,6 +55,13 @@ export interface ServiceServerOptions {
    * the gateway sets a short one on the public port.
    */
   idleTimeoutMs?: number;
+  /**
+   * Connections accepted that have not started a call yet; beyond it, new connections are
+   * closed at once (see connection-admission.ts). Default 1024.
+   */
+  maxPendingConnections?: number;
+  /** How long a new connection counts as pending at most (default 1 s). */
+  connectionHandshakeMs?: number;
   /** How long stop() waits for open calls before closing their connections. */
   shutdownGraceMs: number;
   /**
@@ -102,7 +110,7 @@ export function createRedisServiceServer(
     /** The connection whose state decides readiness. */
     redis: RedisClient;
     routes: ServiceServerOptions["routes"];
-  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream" | "idleTimeoutMs" | "corsOrigins">,
+  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream" | "idleTimeoutMs" | "maxPendingConnections" | "connectionHandshakeMs" | "corsOrigins">,
 ): ServiceServer {
   const { serviceNames, redis, ...rest } = spec;
   return createServiceServer({
@@ -162,8 +170,10 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   // track its connections and closeIdleConnections() would do nothing: track them here.
   const h1Busy = new Set<net.Socket>();
   let stopping = false;
+  const admission = createConnectionAdmission(opts.maxPendingConnections ?? 1024, opts.connectionHandshakeMs);
   h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
+    admission.started(socket);
     h1Busy.add(socket);
     res.once("close", () => {
       h1Busy.delete(socket);
@@ -178,8 +188,13 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
   const sessions = new Set<http2.ServerHttp2Session>();
 
   const idle = createIdleConnectionPolicy(opts.idleTimeoutMs ?? 300_000, h1);
+  /** The socket being handed to the HTTP/2 server: its session is made synchronously. */
+  let routing: net.Socket | undefined;
   h2.on("session", (session) => {
     sessions.add(session);
+    if (routing) admission.alias(routing, session);
+    routing = undefined;
+    session.once("stream", () => admission.started(session));
     idle.watchHttp2(session);
     const stopKeepalive = keepSessionAlive(session, opts.keepaliveIntervalMs ?? 30_000, opts.keepaliveTimeoutMs ?? 10_000);
     session.once("close", () => {
@@ -192,6 +207,11 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
 
   // No Nagle: pongs and events are small writes that must leave at once, not wait for an ACK.
   const tcp = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
+    if (!admission.admit(socket)) {
+      socket.on("error", () => undefined);
+      socket.resetAndDestroy();
+      return;
+    }
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", (err) => log.debug({ err }, "socket error"));
@@ -203,6 +223,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       unrouted.delete(socket);
       if (!isHttp2) idle.watchHttp1(socket);
       if (isHttp2) h2Sockets.add(socket);
+      routing = isHttp2 ? socket : undefined;
     });
   });
 

@@ -37,4 +37,10 @@ export const gatewaySettings = {
   clockCheckMs: numberSetting("GATEWAY_CLOCK_CHECK_MS", 60_000, { min: 0, integer: true }),
   /** Web pages from these origins may call the public port with Connect and gRPC-Web ("*": any). */
   corsOrigins: corsOriginsSetting,
+  /** New connections that have not started a call; more are closed at once (a burst is shed, not queued). */
+  maxPendingConnections: numberSetting("GATEWAY_MAX_PENDING_CONNECTIONS", 64, { min: 1, integer: true }),
+  /** How long a new connection counts as pending at most, so silent ones cannot keep others out. */
+  connectionHandshakeMs: numberSetting("GATEWAY_CONNECTION_HANDSHAKE_MS", 1000, { min: 10, integer: true }),
+  /** Unary calls forwarded at once (logins, rooms, playback); more are refused with UNAVAILABLE. */
+  maxCallsInProgress: numberSetting("GATEWAY_MAX_CALLS_IN_PROGRESS", 256, { min: 1, integer: true }),
 };

@@ -21,6 +21,7 @@ export function createGatewayMetrics(registry: Registry) {
       registers: [registry],
     }),
     roomEvents: new Counter({ name: "gateway_room_events_total", help: "Room events received from Redis", registers: [registry] }),
+    callsRefused: new Counter({ name: "gateway_calls_refused_total", help: "Unary calls refused because too many were in progress", registers: [registry] }),
     roomsSubscribed: new Gauge({ name: "gateway_rooms_subscribed", help: "Rooms whose channel this gateway subscribes to", registers: [registry] }),
   };
 }

@@ -12,6 +12,7 @@ import type { Logger } from "../common/logger.js";
 import { closeRedis, duplicateRedis, type RedisClient } from "../common/redis.js";
 import { createRedisServiceServer } from "../common/server.js";
 import { createClientMessageHandler } from "./client-messages.js";
+import { createCallLimit } from "./call-limit.js";
 import { createClockReporter } from "./clock-reporter.js";
 import type { gatewaySettings } from "./config.js";
 import { createGatewayService } from "./gateway-service.js";
@@ -97,6 +98,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     ? createGrpcStreams({ core, tokens, logger, maxMessageBytes: o.maxMessageBytes, shutdownSignal: grpcShutdown.signal })
     : undefined;
 
+  const calls = createCallLimit(o.maxCallsInProgress, () => metrics.callsRefused.inc());
   const server = createRedisServiceServer(deps, {
     serviceNames: gatewayServiceNames,
     redis: subscriber, // the gateway uses Redis for its room channels only
@@ -104,12 +106,14 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     takeStream,
     idleTimeoutMs: o.idleTimeoutMs,
     corsOrigins: o.corsOrigins,
+    maxPendingConnections: o.maxPendingConnections,
+    connectionHandshakeMs: o.connectionHandshakeMs,
     routes: gatewayRoutes({
       tokens,
       gateway: createGatewayService({ core, logger }),
-      auth: createUnaryProxy(AuthService, createClient(AuthService, roomsTransport)),
-      rooms: activity.recording(createUnaryProxy(RoomService, roomsClient)),
-      playback: activity.recording(createUnaryProxy(PlaybackService, playbackClient)),
+      auth: calls.wrap(createUnaryProxy(AuthService, createClient(AuthService, roomsTransport))),
+      rooms: calls.wrap(activity.recording(createUnaryProxy(RoomService, roomsClient))),
+      playback: calls.wrap(activity.recording(createUnaryProxy(PlaybackService, playbackClient))),
     }),
   });
 

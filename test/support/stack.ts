@@ -249,6 +249,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         idleTimeoutMs: 10_000,
         clockCheckMs: 0,
         corsOrigins: [],
+        maxPendingConnections: 256,
+        connectionHandshakeMs: 1000,
+        maxCallsInProgress: 256,
         ...opts.gateway,
       },
     });

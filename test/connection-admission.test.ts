@@ -1,0 +1,44 @@
+import * as net from "node:net";
+import { eventually } from "./support/eventually.js";
+import { login } from "./support/stream-client.js";
+import { startStack, type Stack } from "./support/stack.js";
+
+function connect(url: string): Promise<net.Socket> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+describe("a burst of new connections", () => {
+  let stack: Stack;
+  let gw: string;
+  beforeAll(async () => {
+    // Idle connections are not closed during this test: only the admission bound acts.
+    stack = await startStack({ gateway: { maxPendingConnections: 2, idleTimeoutMs: 600_000, connectionHandshakeMs: 600_000 } });
+    gw = stack.gatewayUrls[0]!;
+  });
+  afterAll(() => stack.stop());
+
+  it("is shed at once beyond the connections still getting started, and admitted again as they start calls or go", async () => {
+    const [a, b] = await Promise.all([connect(gw), connect(gw)]);
+    const events: string[] = [];
+    a.on("close", () => events.push("a closed"));
+    b.on("close", () => events.push("b closed"));
+    // Two connections that have not started a call hold both places: a third is reset at once.
+    const shed = await connect(gw);
+    const reset = await new Promise<string>((resolve) => {
+      shed.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      shed.once("close", () => resolve("closed"));
+    });
+    expect(["ECONNRESET", "closed"]).toContain(reset);
+    expect(events).toEqual([]); // the pending ones were left alone
+
+    // One of them leaves: once the gateway has seen it go, a client gets in and is served.
+    a.destroy();
+    const bob = await eventually(() => login(gw, "Bob"), 5000, "a login after a pending connection left");
+    expect(bob.userId).toMatch(/\w/);
+    b.destroy();
+  });
+});
