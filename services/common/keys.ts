@@ -103,6 +103,22 @@ export const LUA_ROOM_KEYS = `local K = {}
 for i, name in ipairs({${ROOM_SCRIPT_KEY_NAMES.map((n) => `'${n}'`).join(", ")}}) do K[name] = KEYS[i] end
 `;
 
+/** Keys of one user: their id is the hash tag. */
+export const userKeys = {
+  /** Sorted set: the user's open streams on every gateway (session id by lease end, ms). */
+  streams: (userId: string) => `user:{${assertKeyId(userId)}}:streams`,
+  /** Rate-limit counter (rate-limiter-flexible): rooms the user created in the current window. */
+  roomsCreated: (userId: string) => `user:{${assertKeyId(userId)}}:rooms.created`,
+};
+
+/** Rate-limit counters (rate-limiter-flexible) of logins. */
+export const loginKeys = {
+  /** Logins from one client address (an IPv4 address or an IPv6 /64) in the current window. */
+  byAddress: (address: string) => `login:{${assertKeyId(address)}}`,
+  /** Logins from everyone in the current window: one key, one shard. */
+  all: "login:{all}",
+};
+
 /** The room id a join code points to. */
 export const codeKey = (roomCode: string) => `code:{${assertKeyId(roomCode)}}`;
 

@@ -1,6 +1,6 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type ConnectRouter, type ConnectRouterOptions, type ContextValues } from "@connectrpc/connect";
 import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from "@connectrpc/connect-node";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { isClientGone } from "./errors.js";
@@ -22,6 +22,8 @@ export function createRpcHandler(opts: {
   logger: Logger;
   /** Serves requests for paths that are no RPC (default: 404). */
   fallback?: NodeHandler;
+  /** Per-call context values from the Node request (e.g. the peer's address). */
+  contextValues?: (req: NodeRequest) => ContextValues;
 }): NodeHandler {
   const router = createConnectRouter(opts.router);
   opts.routes(router);
@@ -37,7 +39,7 @@ export function createRpcHandler(opts: {
       }
       return;
     }
-    handler(universalRequestFromNodeRequest(req, res, undefined, undefined))
+    handler(universalRequestFromNodeRequest(req, res, undefined, opts.contextValues?.(req)))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err: unknown) => {
         const rpc = handler.method.name;

@@ -2,7 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import { setMaxListeners } from "node:events";
 import * as net from "node:net";
-import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { Registry } from "prom-client";
 import { ClockService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -14,6 +14,7 @@ import type { Logger } from "./logger.js";
 import { createConnectionAdmission } from "./connection-admission.js";
 import { createIdleConnectionPolicy } from "./idle-connections.js";
 import { createOperatorServer } from "./operator-server.js";
+import { peerAddressKey } from "./peer-address.js";
 import { createPingService } from "./ping-service.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
 import { createRpcHandler } from "./rpc-handler.js";
@@ -152,6 +153,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       acceptCompression: [],
     },
     logger: log,
+    contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
   });
   const handler = opts.corsOrigins ? withCors(opts.corsOrigins, connectHandler) : connectHandler;
   const operator = createOperatorServer({ ...opts.operator, health: opts.health, metrics: opts.metrics, logger: log });

@@ -1,3 +1,5 @@
+import { isIP } from "node:net";
+import { rateSetting } from "../common/rate-limit.js";
 import { booleanSetting, numberSetting, portSetting, urlSetting, type Setting } from "../common/config.js";
 import { parseCorsOrigins, type CorsOrigins } from "../common/cors.js";
 
@@ -43,4 +45,22 @@ export const gatewaySettings = {
   connectionHandshakeMs: numberSetting("GATEWAY_CONNECTION_HANDSHAKE_MS", 1000, { min: 10, integer: true }),
   /** Unary calls forwarded at once (logins, rooms, playback); more are refused with UNAVAILABLE. */
   maxCallsInProgress: numberSetting("GATEWAY_MAX_CALLS_IN_PROGRESS", 256, { min: 1, integer: true }),
+  /** Logins per client address (all gateways together); "N/window" with s, m or h. */
+  loginRatePerAddress: rateSetting("GATEWAY_LOGIN_RATE_PER_ADDRESS", "30/1m"),
+  /** Logins from everyone together (all gateways). */
+  loginRate: rateSetting("GATEWAY_LOGIN_RATE", "200/1s"),
+  /** Load balancers whose X-Forwarded-For is believed (exact addresses, comma-separated); none by default. */
+  trustedProxies: addressSetSetting("GATEWAY_TRUSTED_PROXIES"),
 };
+
+/** A comma-separated list of IP addresses; empty when unset. */
+function addressSetSetting(env: string): Setting<ReadonlySet<string>> {
+  return {
+    env,
+    parse(raw) {
+      const list = (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+      for (const address of list) if (isIP(address) === 0) throw new Error(`"${address}" is not an IP address`);
+      return new Set(list);
+    },
+  };
+}

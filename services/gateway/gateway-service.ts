@@ -31,14 +31,16 @@ export function createGatewayService(deps: { core: StreamCore; logger: Logger })
    * session's messages, maps a failure to its status, and always releases the session.
    */
   async function* serve(ctx: HandlerContext, kind: StreamKind, begin: (session: StreamSession) => void): AsyncGenerator<ServerMessageInit> {
-    let opened: ReturnType<StreamCore["open"]> | undefined;
+    let opened: Awaited<ReturnType<StreamCore["open"]>> | undefined;
     // Client gone, deadline, or server shutdown: end the writer with the reason.
     const abort = () => opened?.session.fail(ctx.signal.reason);
     let reason = "closed";
     try {
       const user = requireUser(ctx);
-      opened = core.open(user, ctx.requestHeader.get("authorization") ?? "", kind);
-      ctx.signal.addEventListener("abort", abort, { once: true });
+      opened = await core.open(user, ctx.requestHeader.get("authorization") ?? "", kind);
+      // The client may have gone while its place was checked.
+      if (ctx.signal.aborted) abort();
+      else ctx.signal.addEventListener("abort", abort, { once: true });
       begin(opened.session);
       for (;;) {
         const next = await opened.session.nextOutbound();

@@ -161,7 +161,7 @@ export function createGrpcStreams(deps: {
   }
 
   async function serve(kind: StreamKind, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
-    let opened: ReturnType<StreamCore["open"]> | undefined;
+    let opened: Awaited<ReturnType<StreamCore["open"]>> | undefined;
     let reason = "closed";
     let deadline: NodeJS.Timeout | undefined;
     try {
@@ -169,10 +169,13 @@ export function createGrpcStreams(deps: {
         throw new ConnectError(`grpc-encoding ${String(headers["grpc-encoding"])} is not supported`, Code.Unimplemented);
       }
       const user = await authenticate(deps.tokens, headers.authorization, "user");
-      opened = core.open(user, String(headers.authorization), kind);
+      opened = await core.open(user, String(headers.authorization), kind);
       const session = opened.session;
       live.add(session);
-      stream.on("close", () => session.fail(new ConnectError("the client closed the stream", Code.Canceled)));
+      const closed = () => session.fail(new ConnectError("the client closed the stream", Code.Canceled));
+      // The client may have gone while its token and its place were checked.
+      if (stream.closed || stream.destroyed) closed();
+      else stream.on("close", closed);
       const timeout = grpcTimeoutMs(headers["grpc-timeout"] as string | undefined);
       if (timeout !== undefined) {
         deadline = setTimeout(() => session.fail(new ConnectError("the deadline passed", Code.DeadlineExceeded)), timeout);

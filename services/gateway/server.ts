@@ -12,7 +12,10 @@ import type { Logger } from "../common/logger.js";
 import { closeRedis, duplicateRedis, type RedisClient } from "../common/redis.js";
 import { createRedisServiceServer } from "../common/server.js";
 import { createClientMessageHandler } from "./client-messages.js";
+import { createRateLimit } from "../common/rate-limit.js";
 import { createCallLimit } from "./call-limit.js";
+import { limitLogins } from "./login-limit.js";
+import { createStreamLeases } from "./stream-leases.js";
 import { createClockReporter } from "./clock-reporter.js";
 import type { gatewaySettings } from "./config.js";
 import { createGatewayService } from "./gateway-service.js";
@@ -79,10 +82,18 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     logger,
   });
   const roomRequests = requests;
+  const streamLeases = createStreamLeases({
+    redis: deps.redis,
+    clock,
+    logger,
+    maxPerUser: o.maxStreamsPerUser,
+    leaseMs: o.leaseRenewMs * 3,
+  });
   const core = createStreamCore({
     clock,
     metrics,
     rooms: roomRequests,
+    leases: streamLeases,
     limits: o,
     handleClientMessage: createClientMessageHandler({
       clock,
@@ -101,7 +112,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const calls = createCallLimit(o.maxCallsInProgress, () => metrics.callsRefused.inc());
   const server = createRedisServiceServer(deps, {
     serviceNames: gatewayServiceNames,
-    redis: subscriber, // the gateway uses Redis for its room channels only
+    redis: subscriber, // readiness follows the room channels' connection
     readMaxBytes: o.maxMessageBytes,
     takeStream,
     idleTimeoutMs: o.idleTimeoutMs,
@@ -111,7 +122,13 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     routes: gatewayRoutes({
       tokens,
       gateway: createGatewayService({ core, logger }),
-      auth: calls.wrap(createUnaryProxy(AuthService, createClient(AuthService, roomsTransport))),
+      auth: calls.wrap(
+        limitLogins(createUnaryProxy(AuthService, createClient(AuthService, roomsTransport)), {
+          perAddress: createRateLimit(deps.redis, o.loginRatePerAddress, "too many logins from this address"),
+          all: createRateLimit(deps.redis, o.loginRate, "too many logins right now (all clients)"),
+          trustedProxies: o.trustedProxies,
+        }),
+      ),
       rooms: calls.wrap(activity.recording(createUnaryProxy(RoomService, roomsClient))),
       playback: calls.wrap(activity.recording(createUnaryProxy(PlaybackService, playbackClient))),
     }),
@@ -129,7 +146,10 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   return {
     async start(): Promise<number> {
       const port = await server.start();
-      renewal = setInterval(() => void roomRequests.renewLeases(), o.leaseRenewMs);
+      renewal = setInterval(() => {
+        void roomRequests.renewLeases();
+        void streamLeases.renew();
+      }, o.leaseRenewMs);
       renewal.unref();
       // The reference of the peer clock check is this gateway's own port, known only now.
       const self = createInternalTransport(`http://${loopbackFor(o.host)}:${port}`, caller);

@@ -5,6 +5,7 @@ import { newId } from "../common/ids.js";
 import type { ClientMessageHandler } from "./client-messages.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { RoomRequests } from "./room-requests.js";
+import type { StreamLeases } from "./stream-leases.js";
 import { StreamSession, type ServerMessageInit, type StreamLimits } from "./stream-session.js";
 
 export type StreamKind = "connect" | "subscribe";
@@ -14,6 +15,8 @@ export interface StreamCoreDeps {
   metrics: GatewayMetrics;
   handleClientMessage: ClientMessageHandler;
   rooms: RoomRequests;
+  /** Streams per user across gateways (Redis); the count here is this gateway's own. */
+  leases: StreamLeases;
   limits: StreamLimits & { maxStreamsPerUser: number; maxMessageBytes: number };
 }
 
@@ -29,16 +32,30 @@ export function createStreamCore(deps: StreamCoreDeps) {
   return {
     /**
      * Opens a session for an authenticated user and queues hello. RESOURCE_EXHAUSTED when the
-     * user has too many streams here. `close` must be called once when the stream ends.
+     * user has too many streams, here or on all gateways together. `close` must be called once
+     * when the stream ends.
      */
-    open(user: { userId: string; displayName: string }, authorization: string, kind: StreamKind) {
+    async open(user: { userId: string; displayName: string }, authorization: string, kind: StreamKind) {
       const open = streamsPerUser.get(user.userId) ?? 0;
       if (open >= limits.maxStreamsPerUser) {
         throw new ConnectError(`at most ${limits.maxStreamsPerUser} streams per user`, Code.ResourceExhausted);
       }
+      // Held here while the lease is asked for, so concurrent opens count each other.
       streamsPerUser.set(user.userId, open + 1);
+      const forget = () => {
+        const left = (streamsPerUser.get(user.userId) ?? 1) - 1;
+        if (left === 0) streamsPerUser.delete(user.userId);
+        else streamsPerUser.set(user.userId, left);
+      };
+      const sessionId = newId();
+      try {
+        await deps.leases.acquire(user.userId, sessionId);
+      } catch (err) {
+        forget();
+        throw err;
+      }
       metrics.streams.inc({ kind });
-      const session = new StreamSession(newId(), user, authorization, limits, clock.now());
+      const session = new StreamSession(sessionId, user, authorization, limits, clock.now());
       session.send({
         message: {
           case: "hello",
@@ -56,9 +73,8 @@ export function createStreamCore(deps: StreamCoreDeps) {
         session.ended = true;
         metrics.streams.dec({ kind });
         metrics.streamsEnded.inc({ reason });
-        const left = (streamsPerUser.get(user.userId) ?? 1) - 1;
-        if (left === 0) streamsPerUser.delete(user.userId);
-        else streamsPerUser.set(user.userId, left);
+        forget();
+        deps.leases.release(session.id);
         // A join still in progress finishes first, so what it set up is undone too.
         void session.settled().then(() => deps.rooms.release(session));
       };

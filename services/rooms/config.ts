@@ -1,3 +1,4 @@
+import { rateSetting } from "../common/rate-limit.js";
 import { numberSetting, portSetting } from "../common/config.js";
 
 /** The rooms service's own settings (besides the common ones). */
@@ -15,4 +16,6 @@ export const roomsSettings = {
   emptyRoomTtlMs: numberSetting("ROOMS_EMPTY_TTL_MS", 15 * 60_000, { min: 1000, integer: true }),
   /** How often the presence sweeper looks for expired leases and grace periods. */
   sweepIntervalMs: numberSetting("ROOMS_SWEEP_INTERVAL_MS", 1000, { min: 10, integer: true }),
+  /** Rooms one user may create, "N/window" (s, m or h). */
+  createRoomRate: rateSetting("ROOMS_CREATE_RATE_PER_USER", "20/1h"),
 };

@@ -2,7 +2,9 @@ import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect
 import { RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
 import { principalKey, requireUser } from "../common/auth/gate.js";
 import type { ClockSource } from "../common/clock-source.js";
+import { userKeys } from "../common/keys.js";
 import type { Logger } from "../common/logger.js";
+import type { RateLimit } from "../common/rate-limit.js";
 import { notFound, permissionDenied, invalidArgument } from "../common/errors.js";
 import { requireId, requireText } from "../common/validate.js";
 import { normalizeRoomCode } from "./room-codes.js";
@@ -16,6 +18,8 @@ export interface RoomServiceDeps {
   store: RoomStore;
   clock: ClockSource;
   logger: Logger;
+  /** Rooms one user may create (counted in Redis, across rooms processes). */
+  creationLimit: RateLimit;
 }
 
 /** Reads a room's state for an answer; NOT_FOUND when it is gone. */
@@ -44,6 +48,7 @@ export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof Roo
         throw invalidArgument("name must not be blank: leave it empty for a room without a name");
       }
       const name = req.name === "" ? "" : requireText(req.name, "name", 1, ROOM_NAME_MAX);
+      await deps.creationLimit(userKeys.roomsCreated(user.userId));
       const { roomId, roomCode } = await store.create({ name, userId: user.userId, displayName: user.displayName }, clock.now());
       logger.info({ roomId, roomCode, userId: user.userId }, "room created");
       return { state: (await readState(deps, roomId)).state };

@@ -1,4 +1,5 @@
 import type { Registry } from "prom-client";
+import { createRateLimit, type Rate } from "../common/rate-limit.js";
 import type { TokenService } from "../common/auth/tokens.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
@@ -14,7 +15,7 @@ export interface RoomsServerDeps {
   clock: ClockSource;
   logger: Logger;
   metrics: Registry;
-  options: RoomStoreOptions & ServiceAddressOptions & { sweepIntervalMs: number };
+  options: RoomStoreOptions & ServiceAddressOptions & { sweepIntervalMs: number; createRoomRate: Rate };
 }
 
 /** The rooms service (rooms, presence, guest login) with its presence sweeper. */
@@ -24,7 +25,13 @@ export function createRoomsServer(deps: RoomsServerDeps) {
   const server = createRedisServiceServer(deps, {
     serviceNames: roomsServiceNames,
     redis: deps.redis,
-    routes: roomsRoutes({ store, clock: deps.clock, tokens: deps.tokens, logger: deps.logger }),
+    routes: roomsRoutes({
+      store,
+      clock: deps.clock,
+      tokens: deps.tokens,
+      logger: deps.logger,
+      creationLimit: createRateLimit(deps.redis, deps.options.createRoomRate, "too many rooms created"),
+    }),
   });
   return {
     store,

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Cluster, Redis } from "ioredis";
 import { Registry } from "prom-client";
+import type { Rate } from "../../services/common/rate-limit.js";
 import { createTokenService, type TokenService } from "../../services/common/auth/tokens.js";
 import type { ClockSource } from "../../services/common/clock-source.js";
 import { createHostClock } from "../../services/common/clock/host-clock.js";
@@ -42,13 +43,16 @@ export function inspectRedis(target = testRedisTarget()): RedisClient {
     : new Redis(target.url, { lazyConnect: true });
 }
 
+/** A rate no test reaches. */
+const UNLIMITED: Rate = { points: 1_000_000_000, durationS: 1 };
+
 export interface StackOptions {
   clock?: ClockSource;
   roomsClock?: ClockSource;
   /** Another Redis than the run's (e.g. one the test stops and starts). */
   redis?: RedisTarget;
   gateways?: number;
-  rooms?: Partial<{ graceMs: number; idleMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number }>;
+  rooms?: Partial<{ graceMs: number; idleMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number; createRoomRate: Rate }>;
   clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
   gateway?: Partial<GatewayOptions>;
   buffer?: Partial<{ rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number }>;
@@ -183,7 +187,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     clock: opts.roomsClock ?? clock,
     logger: logger("rooms"),
     metrics: new Registry(),
-    options: { ...common, graceMs: 30_000, idleMs: 600_000, leaseMs: 30_000, emptyRoomTtlMs: 60_000, sweepIntervalMs: 60_000, ...opts.rooms },
+    options: { ...common, graceMs: 30_000, idleMs: 600_000, leaseMs: 30_000, emptyRoomTtlMs: 60_000, sweepIntervalMs: 60_000, createRoomRate: UNLIMITED, ...opts.rooms },
   });
   const roomsUrl = `http://127.0.0.1:${await rooms.start()}`;
   operatorUrls.rooms = operatorUrl(rooms);
@@ -252,6 +256,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         maxPendingConnections: 256,
         connectionHandshakeMs: 1000,
         maxCallsInProgress: 256,
+        // Every test logs in from 127.0.0.1: the limits are tested where they are set low.
+        loginRatePerAddress: UNLIMITED,
+        loginRate: UNLIMITED,
+        trustedProxies: new Set<string>(),
         ...opts.gateway,
       },
     });

@@ -93,7 +93,9 @@ export const AuthService: GenService<{
   /**
    * Login creates a new guest user with the given display name and returns a token for it.
    * Errors: INVALID_ARGUMENT when the display name is empty (after trimming), longer than
-   * 40 characters, or breaks the text rules of LoginRequest.display_name.
+   * 40 characters, or breaks the text rules of LoginRequest.display_name; RESOURCE_EXHAUSTED
+   * when too many logins come from the caller's address (30 a minute by default) or from
+   * everyone at once; the message says when to retry.
    *
    * @generated from rpc groovebox.auth.v1.AuthService.Login
    */

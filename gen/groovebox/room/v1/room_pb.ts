@@ -835,7 +835,8 @@ export const DjChangeReasonSchema: GenEnum<DjChangeReason> = /*@__PURE__*/
  */
 export const RoomService: GenService<{
   /**
-   * CreateRoom makes a room with the caller as its first member and DJ.
+   * CreateRoom makes a room with the caller as its first member and DJ. RESOURCE_EXHAUSTED
+   * when the caller created too many rooms lately (20 an hour by default).
    *
    * @generated from rpc groovebox.room.v1.RoomService.CreateRoom
    */
