@@ -38,7 +38,7 @@ export function createClientMessageHandler(deps: ClientMessageDeps) {
     }
     if (!session.admitPing(t1)) {
       deps.metrics.pingsRefused.inc();
-      session.sendError(requestId, Code.ResourceExhausted, "too many pings: slow down", ping.seq);
+      session.refuse(requestId, "too many pings: slow down", ping.seq);
       return;
     }
     // t2 is stamped by the stream's writer, just before the pong is handed to the wire.

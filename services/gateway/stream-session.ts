@@ -119,6 +119,20 @@ export class StreamSession {
     for (const event of held) this.deliverRoomEvent(event);
   }
 
+  /**
+   * Answers a refused request (or ping) with RESOURCE_EXHAUSTED `why`; the stream goes on. A
+   * client that floods faster than even the refusals can be written fills the stream's buffer
+   * with them: that stream ends with `why`, not as a slow reader, since it is the client's
+   * sending, not its reading, that is too fast.
+   */
+  refuse(requestId: string, why: string, pingSeq = 0n): void {
+    if (this.outbound.size >= this.limits.outboundCapacity) {
+      this.fail(new ConnectError(`${why}; the stream is closed`, Code.ResourceExhausted));
+      return;
+    }
+    this.sendError(requestId, Code.ResourceExhausted, why, pingSeq);
+  }
+
   /** Answers a request with an error; the stream goes on. */
   sendError(requestId: string, code: Code, message: string, pingSeq = 0n): void {
     this.send({ requestId, message: { case: "error", value: { code: code as number as ErrorCode, message, pingSeq } } });
@@ -181,7 +195,10 @@ export class StreamSession {
   runInOrder(requestId: string, task: () => Promise<void>): void {
     if (this.ended) return;
     if (this.pendingRequests >= this.limits.maxPendingRequests) {
-      this.sendError(requestId, Code.ResourceExhausted, "too many requests in progress on this stream");
+      this.refuse(
+        requestId,
+        `too many requests in progress on this stream (at most ${this.limits.maxPendingRequests}): wait for answers before sending more`,
+      );
       return;
     }
     this.pendingRequests++;
