@@ -14,6 +14,7 @@ import type { Logger } from "./logger.js";
 import { createConnectionAdmission } from "./connection-admission.js";
 import { createIdleConnectionPolicy } from "./idle-connections.js";
 import { createOperatorServer } from "./operator-server.js";
+import { callReset, resetCallKey } from "./call-reset.js";
 import { peerAddressKey } from "./peer-address.js";
 import { createPingService } from "./ping-service.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
@@ -153,7 +154,10 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       acceptCompression: [],
     },
     logger: log,
-    contextValues: (req) => createContextValues().set(peerAddressKey, req.socket?.remoteAddress ?? ""),
+    contextValues: (req) =>
+      createContextValues()
+        .set(peerAddressKey, req.socket?.remoteAddress ?? "")
+        .set(resetCallKey, callReset(req)),
   });
   const handler = opts.corsOrigins ? withCors(opts.corsOrigins, connectHandler) : connectHandler;
   const operator = createOperatorServer({ ...opts.operator, health: opts.health, metrics: opts.metrics, logger: log });

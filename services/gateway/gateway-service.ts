@@ -1,11 +1,15 @@
 import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { GatewayService, type ClientMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { requireUser } from "../common/auth/gate.js";
+import { resetCallKey } from "../common/call-reset.js";
 import { requestReadError, toConnectError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { requireId } from "../common/validate.js";
 import type { StreamCore, StreamKind } from "./stream-core.js";
 import type { ServerMessageInit, StreamSession } from "./stream-session.js";
+
+/** How long a failed stream may take to end before it is reset. */
+const STALLED_CALL_MS = 2000;
 
 /**
  * GatewayService through connect-es: Connect and gRPC-Web clients (browsers, buf curl), and
@@ -42,6 +46,20 @@ export function createGatewayService(deps: { core: StreamCore; logger: Logger })
       if (ctx.signal.aborted) abort();
       else ctx.signal.addEventListener("abort", abort, { once: true });
       begin(opened.session);
+      const failed = opened;
+      void failed.session.whenFailed().then(() => {
+        // The failure reaches the client as the stream's status, unless the call cannot end:
+        // its writer is stuck behind a client that does not read (the status would wait behind
+        // unread data), or connect-es waits for the client's input to end. Then the stream is
+        // reset (RESOURCE_EXHAUSTED for gRPC and Connect clients) and released. connect-es
+        // aborts ctx.signal when a call has ended.
+        const check = setTimeout(() => {
+          if (ctx.signal.aborted) return;
+          ctx.values.get(resetCallKey)();
+          failed.close("stalled");
+        }, STALLED_CALL_MS);
+        check.unref();
+      });
       for (;;) {
         const next = await opened.session.nextOutbound();
         if (next.done) return;

@@ -126,7 +126,8 @@ export class StreamSession {
    * sending, not its reading, that is too fast.
    */
   refuse(requestId: string, why: string, pingSeq = 0n): void {
-    if (this.outbound.size >= this.limits.outboundCapacity) {
+    // Room is kept for the answers of the requests in progress.
+    if (this.outbound.size + this.pendingRequests >= this.limits.outboundCapacity) {
       this.fail(new ConnectError(`${why}; the stream is closed`, Code.ResourceExhausted));
       return;
     }
