@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import type { Client, HandlerContext, ServiceImpl, Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Client, type HandlerContext, type Interceptor, type ServiceImpl, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { serviceCredentialsInterceptor } from "./auth/service-credentials.js";
 import type { TokenService } from "./auth/tokens.js";
@@ -29,13 +29,30 @@ export function createInternalTransport(
     transport: createGrpcTransport({
       baseUrl,
       sessionManager,
-      interceptors: [serviceCredentialsInterceptor(caller.tokens, caller.service, caller.clock)],
+      interceptors: [unreachableIsUnavailable, serviceCredentialsInterceptor(caller.tokens, caller.service, caller.clock)],
       defaultTimeoutMs: opts.timeoutMs ?? 5000,
       acceptCompression: [], // loopback or datacenter links: compression only costs CPU
     }),
     close: () => sessionManager.abort(),
   };
 }
+
+/**
+ * A call that failed on the way, not at the other service (connection refused, reset, a
+ * session that died with its process): connect-es reports these as INTERNAL or ABORTED, but
+ * for the caller the service is unavailable, and a retry is the right answer. Errors the
+ * other service sent, deadlines and cancellations pass through; the address of the service is
+ * not passed on.
+ */
+const unreachableIsUnavailable: Interceptor = (next) => async (req) => {
+  try {
+    return await next(req);
+  } catch (err) {
+    const e = ConnectError.from(err);
+    if (e.isWireError || e.code === Code.DeadlineExceeded || e.code === Code.Canceled || req.signal.aborted) throw err;
+    throw new ConnectError("a service this call needs is unavailable; retry shortly", Code.Unavailable, undefined, undefined, err);
+  }
+};
 
 /** The headers a gateway passes on when it calls a service on the caller's behalf. */
 export function forwardedHeaders(ctx: HandlerContext): Headers {

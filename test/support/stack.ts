@@ -47,6 +47,10 @@ export function inspectRedis(target = testRedisTarget()): RedisClient {
 const UNLIMITED: Rate = { points: 1_000_000_000, durationS: 1 };
 
 export interface StackOptions {
+  /** The services' JWT secret (processes started beside the stack need the same); random by default. */
+  jwtSecret?: string;
+  /** Where the gateways find rooms and playback, when not the stack's own (e.g. child processes). */
+  gatewayPeers?: { roomsUrl?: string; playbackUrl?: string };
   clock?: ClockSource;
   roomsClock?: ClockSource;
   /** Another Redis than the run's (e.g. one the test stops and starts). */
@@ -143,7 +147,7 @@ export async function startTestScheduler(opts: { name: string; redis?: RedisTarg
  * connection, talking HTTP/2 to each other as in production.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const secret = randomBytes(32).toString("hex");
+  const secret = opts.jwtSecret ?? randomBytes(32).toString("hex");
   const toStop: Array<() => Promise<void>> = [];
   let clock = opts.clock;
   if (!clock) {
@@ -237,8 +241,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       options: {
         ...common,
         clockUrl,
-        roomsUrl,
-        playbackUrl,
+        roomsUrl: opts.gatewayPeers?.roomsUrl ?? roomsUrl,
+        playbackUrl: opts.gatewayPeers?.playbackUrl ?? playbackUrl,
         maxPingsPerSecond: 10,
         pingBurst: 20,
         maxPingViolations: 50,
