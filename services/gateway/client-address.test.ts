@@ -6,6 +6,7 @@ describe("the client address of a call", () => {
   it("is the connection's peer when the peer is not a trusted proxy: X-Forwarded-For from a client is ignored", () => {
     expect(clientAddress("198.51.100.9", "203.0.113.7", proxies)).toBe("198.51.100.9");
     expect(clientAddress("::ffff:198.51.100.9", null, proxies)).toBe("198.51.100.9");
+    expect(clientAddress("", "203.0.113.7", proxies)).toBe("unknown"); // the connection is gone
   });
 
   it("is read from X-Forwarded-For, right to left, past trusted proxies only", () => {

@@ -9,7 +9,8 @@ import { isIP } from "node:net";
  * malformed entry stops the walk at the last address vouched for.
  *
  * IPv6 clients are keyed by their /64 network: one host usually has a whole /64 and could
- * otherwise take a fresh address for every request.
+ * otherwise take a fresh address for every request. A connection whose address is gone (the
+ * client left while the call was starting) counts as "unknown".
  */
 export function clientAddress(peer: string, forwardedFor: string | null, trustedProxies: ReadonlySet<string>): string {
   let address = normalize(peer);
@@ -22,6 +23,7 @@ export function clientAddress(peer: string, forwardedFor: string | null, trusted
       if (!trustedProxies.has(hop)) break;
     }
   }
+  if (address === "") return "unknown";
   return isIP(address) === 6 ? ipv6Network(address) : address;
 }
 
