@@ -13,6 +13,7 @@
  * cores: compare numbers within one run. Results in bench/results/overload.json.
  */
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -141,9 +142,12 @@ runBench(async () => {
   });
   try {
     const gw = stack.gateways[0]!;
+    // Other processes share the cores: their load is part of what the numbers mean.
+    const loadBefore = loadavg().map((x) => round(x, 2));
     const loginResult = await logins(gw.url, gw.pid);
     const idleResult = await slowClients(gw.url, gw.pid);
-    writeResults("overload", { logins: loginResult, slowClients: idleResult });
+    const machineLoad = { before: loadBefore, after: loadavg().map((x) => round(x, 2)) };
+    writeResults("overload", { machineLoad, logins: loginResult, slowClients: idleResult });
   } finally {
     await stack.stop();
   }

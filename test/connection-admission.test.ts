@@ -1,15 +1,8 @@
-import * as net from "node:net";
 import { eventually } from "./support/eventually.js";
 import { login } from "./support/stream-client.js";
+import { connectRaw } from "./support/raw-connection.js";
 import { startStack, type Stack } from "./support/stack.js";
 
-function connect(url: string): Promise<net.Socket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname, () => resolve(socket));
-    socket.once("error", reject);
-  });
-}
 
 describe("a burst of new connections", () => {
   let stack: Stack;
@@ -22,12 +15,12 @@ describe("a burst of new connections", () => {
   afterAll(() => stack.stop());
 
   it("is shed at once beyond the connections still getting started, and admitted again as they start calls or go", async () => {
-    const [a, b] = await Promise.all([connect(gw), connect(gw)]);
+    const [a, b] = await Promise.all([connectRaw(gw), connectRaw(gw)]);
     const events: string[] = [];
     a.on("close", () => events.push("a closed"));
     b.on("close", () => events.push("b closed"));
     // Two connections that have not started a call hold both places: a third is reset at once.
-    const shed = await connect(gw);
+    const shed = await connectRaw(gw);
     const reset = await new Promise<string>((resolve) => {
       shed.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
       shed.once("close", () => resolve("closed"));

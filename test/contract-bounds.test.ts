@@ -1,23 +1,13 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/groovebox/auth/v1/auth_pb.js";
 import { ClockService } from "../gen/groovebox/clock/v1/clock_pb.js";
 import { ErrorCode } from "../gen/groovebox/gateway/v1/gateway_pb.js";
 import { PlaybackService } from "../gen/groovebox/playback/v1/playback_pb.js";
 import { RoomService } from "../gen/groovebox/room/v1/room_pb.js";
 import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
+import { failure } from "./support/failure.js";
 import { startStack, type Stack } from "./support/stack.js";
 import { bearer, transportFor, type Protocol } from "./support/stream-client.js";
-
-/** The code and message a call fails with. */
-async function failure(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = ConnectError.from(err);
-    return { code: e.code, message: e.rawMessage };
-  }
-  throw new Error("the call succeeded");
-}
 
 describe("bounds of numbers and text in the contracts", () => {
   let stack: Stack;

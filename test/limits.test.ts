@@ -1,22 +1,12 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/groovebox/auth/v1/auth_pb.js";
 import { RoomService } from "../gen/groovebox/room/v1/room_pb.js";
 import { userKeys } from "../services/common/keys.js";
 import { eventually } from "./support/eventually.js";
+import { failure } from "./support/failure.js";
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from "./support/redis-server.js";
 import { inspectRedis, startStack, type Stack } from "./support/stack.js";
 import { bearer, grpcTransport, TestStream } from "./support/stream-client.js";
-
-/** The code and message a call fails with. */
-async function failure(call: Promise<unknown>): Promise<{ code: Code; message: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = ConnectError.from(err);
-    return { code: e.code, message: e.rawMessage };
-  }
-  throw new Error("the call succeeded");
-}
 
 // The limits count in Redis: this test has a Redis of its own, so other tests' logins (all
 // from 127.0.0.1) do not count against its budgets.
