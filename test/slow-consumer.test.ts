@@ -39,6 +39,7 @@ function stalledSubscribe(baseUrl: string, token: string, roomId: string, conten
   };
 }
 
+// gRPC (the gateway's own path) is covered in fanout.test.ts.
 describe.each([
   ["Connect", "application/connect+proto"],
   ["gRPC-Web", "application/grpc-web+proto"],
