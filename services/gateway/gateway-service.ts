@@ -22,7 +22,11 @@ export function createGatewayService(deps: { core: StreamCore; logger: Logger })
   /** Reads the client's messages into the session; the end of input closes it after pending requests. */
   async function readMessages(requests: AsyncIterable<ClientMessage>, session: StreamSession): Promise<void> {
     try {
-      for await (const msg of requests) core.receive(session, msg, core.now());
+      for await (const msg of requests) {
+        core.receive(session, msg, core.now());
+        const room = session.roomToReceive();
+        if (room) await room;
+      }
       await session.settled();
       session.close();
     } catch (err) {

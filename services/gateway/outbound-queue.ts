@@ -9,6 +9,8 @@ export class OutboundQueue<T> {
   private waiter: ((result: IteratorResult<T>) => void) | undefined;
   private failWaiter: ((err: unknown) => void) | undefined;
   private ended = false;
+  /** A reader of the client's input waiting for the queue to shrink (see whenBelow). */
+  private roomWaiter: { level: number; resolve: () => void } | undefined;
   private failure: { err: unknown } | undefined;
 
   constructor(private readonly capacity: number) {}
@@ -39,6 +41,7 @@ export class OutboundQueue<T> {
   close(): void {
     if (this.ended) return;
     this.ended = true;
+    this.wakeRoomWaiter();
     if (this.waiter && this.size === 0) {
       const resolve = this.waiter;
       this.clearWaiter();
@@ -53,10 +56,29 @@ export class OutboundQueue<T> {
     this.ended = true;
     this.items = [];
     this.head = 0;
+    this.wakeRoomWaiter();
     if (this.failWaiter) {
       const reject = this.failWaiter;
       this.clearWaiter();
       reject(err);
+    }
+  }
+
+  /**
+   * Resolves once fewer than `level` messages wait, or the queue has ended: a reader of the
+   * client's input waits here, so a client sending faster than its answers leave is slowed
+   * down (flow control) instead of filling the queue. One waiter at a time.
+   */
+  whenBelow(level: number): Promise<void> {
+    if (this.size < level || this.ended) return Promise.resolve();
+    return new Promise((resolve) => (this.roomWaiter = { level, resolve }));
+  }
+
+  private wakeRoomWaiter(): void {
+    const waiter = this.roomWaiter;
+    if (waiter && (this.size < waiter.level || this.ended)) {
+      this.roomWaiter = undefined;
+      waiter.resolve();
     }
   }
 
@@ -70,6 +92,7 @@ export class OutboundQueue<T> {
         this.items = [];
         this.head = 0;
       }
+      this.wakeRoomWaiter();
       return Promise.resolve({ value, done: false });
     }
     if (this.ended) return Promise.resolve({ value: undefined, done: true });

@@ -152,6 +152,17 @@ export class StreamSession {
     return this.failed ? Promise.resolve() : new Promise((resolve) => this.onFailure.push(resolve));
   }
 
+  /**
+   * Resolves when the stream may take the client's next message: at once, unless half its
+   * buffer waits to be written (then once it is down to a quarter). Readers that can wait
+   * (connect-es hands over one message at a time) keep a fast-sending client from filling the
+   * buffer with answers it is reading as fast as it can.
+   */
+  roomToReceive(): Promise<void> | undefined {
+    const capacity = this.limits.outboundCapacity;
+    return this.outbound.size + this.pendingRequests < capacity / 2 ? undefined : this.outbound.whenBelow(Math.ceil(capacity / 4));
+  }
+
   /** Ends the stream normally once everything queued is sent. */
   close(): void {
     this.outbound.close();
