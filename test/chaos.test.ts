@@ -49,11 +49,7 @@ describe("chaos: a service process killed with SIGKILL", () => {
       REDIS_CLUSTER_NODES: redis.clusterNodes.map(({ host, port }) => `${host}:${port}`).join(","),
     };
     rooms = await startServiceProcess("rooms", { portVar: "ROOMS_PORT", operatorPortVar: "ROOMS_OPERATOR_PORT", port: roomsPort }, env);
-    playback = await startServiceProcess(
-      "playback",
-      { portVar: "PLAYBACK_PORT", operatorPortVar: "PLAYBACK_OPERATOR_PORT", port: playbackPort },
-      { ...env, CLOCK_URL: stack.clockUrl },
-    );
+    playback = await startServiceProcess("playback", { portVar: "PLAYBACK_PORT", operatorPortVar: "PLAYBACK_OPERATOR_PORT", port: playbackPort }, env);
     const gw = stack.gatewayUrls[0]!;
     [ada, bob] = await Promise.all([guest(gw, "Ada"), guest(gw, "Bob")]);
     const room = (await ada.rooms.createRoom({}, ada.auth)).state!;
