@@ -1,4 +1,5 @@
-# One image for every groovebox service; docker-compose picks the service with `command`.
+# One image for every groovebox service; docker-compose picks the service with `command`
+# (and checks its health with dist/scripts/healthcheck.js).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -6,6 +7,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gen gen
 COPY services services
+COPY clients clients
 COPY scripts scripts
 COPY bench bench
 RUN npm run build && npm prune --omit=dev
