@@ -47,8 +47,8 @@ export interface ClockFilterOptions {
 export const DEFAULT_CLOCK_FILTER_OPTIONS: ClockFilterOptions = {
   windowMs: 10 * 60_000,
   maxSamples: 600,
-  groupSize: 8,
-  minDriftSpanMs: 20_000,
+  groupSize: 4,
+  minDriftSpanMs: 15_000,
   maxDriftPpm: 500,
   sampleNoiseMs: 0.1,
   maxRttMs: 10_000,

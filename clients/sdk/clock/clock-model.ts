@@ -43,15 +43,18 @@ export class ClockModel {
     return Math.max(0, this.slewMs - done);
   }
 
-  /** Follows a new fit at device time `nowLocal`; returns the step taken at once (ms, server time). */
-  update(next: ClockFit, nowLocal: number): number {
+  /**
+   * Follows a new fit at device time `nowLocal`; returns the step taken at once (ms, server
+   * time). `unbounded` takes it whole, either way (while the first samples come in).
+   */
+  update(next: ClockFit, nowLocal: number, unbounded = false): number {
     const before = this.fit === undefined ? undefined : this.serverAt(nowLocal);
     const target = fitAt(next, nowLocal);
     this.fit = next;
     this.slewMs = 0;
     if (before === undefined) return 0;
     const delta = target - before;
-    if (delta >= -this.opts.maxBackwardStepMs || Math.abs(delta) > this.opts.resetStepMs) return delta;
+    if (unbounded || delta >= -this.opts.maxBackwardStepMs || Math.abs(delta) > this.opts.resetStepMs) return delta;
     this.slewMs = -delta - this.opts.maxBackwardStepMs;
     this.slewFromLocal = nowLocal;
     return -this.opts.maxBackwardStepMs;

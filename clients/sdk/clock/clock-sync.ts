@@ -15,6 +15,8 @@ export interface ClockSyncOptions extends StepOptions {
   burstIntervalMs: number;
   /** Spacing of the pings after the burst (ms). */
   intervalMs: number;
+  /** The clock counts as synchronised after this many samples (the burst's first answers). */
+  samplesToSync: number;
   /** A ping unanswered for this long is forgotten (ms). */
   pingTimeoutMs: number;
 }
@@ -24,7 +26,8 @@ export const DEFAULT_CLOCK_SYNC_OPTIONS: ClockSyncOptions = {
   filter: DEFAULT_CLOCK_FILTER_OPTIONS,
   burstCount: 8,
   burstIntervalMs: 40,
-  intervalMs: 2000,
+  intervalMs: 1000,
+  samplesToSync: 4,
   pingTimeoutMs: 5000,
 };
 
@@ -51,6 +54,8 @@ export interface ClockSyncEvents {
   change(estimate: ClockEstimate): void;
   /** The first estimate is ready. */
   synced(estimate: ClockEstimate): void;
+  /** A valid sample was added (for diagnostics and comparisons). */
+  sample(sample: ClockSample): void;
 }
 
 /**
@@ -68,6 +73,7 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
   private syncedWaiters: Array<() => void> = [];
   /** Pings awaiting their answer: cancelling one stops waiting for it. */
   private readonly inFlight = new Set<() => void>();
+  private announcedSync = false;
 
   constructor(
     readonly localClock: LocalClock,
@@ -105,10 +111,16 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
   /** Adds a sample measured elsewhere (also what each ping does). */
   addSample(sample: ClockSample): void {
     if (!this.filter.add(sample)) return;
-    const wasReady = this.model.ready;
-    this.model.update(this.filter.fit()!, this.localClock.now());
+    this.emit("sample", sample);
+    const fit = this.filter.fit()!;
+    // Until the first burst is in, each better sample may move the estimate either way at
+    // once: nothing relies on it yet. After that, steps are bounded.
+    const settling = fit.sampleCount < this.opts.burstCount;
+    this.model.update(fit, this.localClock.now(), settling);
+    if (!this.synced) return;
     const estimate = this.estimate()!;
-    if (!wasReady) {
+    if (!this.announcedSync) {
+      this.announcedSync = true;
       for (const w of this.syncedWaiters.splice(0)) w();
       this.emit("synced", estimate);
     }
@@ -139,14 +151,14 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
       });
   }
 
-  /** True once there is an estimate. */
+  /** True once the estimate rests on samplesToSync samples. */
   get synced(): boolean {
-    return this.model.ready;
+    return (this.filter.fit()?.sampleCount ?? 0) >= this.opts.samplesToSync;
   }
 
-  /** Resolves when the first estimate is ready. */
+  /** Resolves when the clock is synchronised. */
   whenSynced(): Promise<void> {
-    return this.model.ready ? Promise.resolve() : new Promise((resolve) => this.syncedWaiters.push(resolve));
+    return this.synced ? Promise.resolve() : new Promise((resolve) => this.syncedWaiters.push(resolve));
   }
 
   /** The server's clock now (epoch ms). Throws before the first estimate. */
@@ -164,10 +176,10 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
     return this.model.localAt(serverMs);
   }
 
-  /** The estimate now; undefined before the first sample. */
+  /** The estimate now; undefined until synchronised. */
   estimate(): ClockEstimate | undefined {
     const fit = this.model.current;
-    if (fit === undefined) return undefined;
+    if (fit === undefined || !this.synced) return undefined;
     const now = this.localClock.now();
     const age = Math.abs(now - fit.refLocalMs);
     const driftError = Number.isFinite(fit.driftErrorPpm) ? fit.driftErrorPpm : this.opts.filter.maxDriftPpm;

@@ -1,0 +1,278 @@
+/**
+ * npm run bench:sync -- [--devices=50] [--minutes=10] [--workers=4] [--seed=1] [--profiles=a,b]
+ *
+ * The sync-accuracy harness. Per network profile: N simulated devices, each an SDK client
+ * with its own skewed clock (offset up to +-10 s, drift up to +-100 ppm) and output latency,
+ * each behind its own delay-proxy link (one links process), in `workers` device processes,
+ * against the real services as separate processes (private redis-server). A DJ (an SDK
+ * client on a direct link) starts, seeks, pauses, resumes and starts new tracks; some
+ * devices join late. Every device plays along on a simulated player that applies the SDK's
+ * corrections. The harness knows the truth (the gateway's clock, to which every process
+ * calibrates itself over loopback), so it reports: start spread per start, per-device start
+ * error, heard position error over time, the SDK's clock error and the seed's method (offset
+ * of the last sample) side by side, corrections by tier, late joins, and the machine's load.
+ * Results: bench/results/sync.json and bench/results/sync.svg.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { cpus, loadavg } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { connectGroovebox, type GrooveboxClient } from "../clients/sdk/node.js";
+import { seededRandom } from "./delay-proxy.js";
+import { percentile, round, runBench, sleep, startBenchStack, writeResults, type BenchStack } from "./harness.js";
+import type { DeviceCommand, DeviceRecords, DeviceSpec, StartRecord } from "./sync-device.js";
+import type { LinksCommand } from "./sync-links.js";
+import { plotPositionErrors, type PlotSeries } from "./sync-plot.js";
+import { SYNC_PROFILES, type SyncProfile } from "./sync-profiles.js";
+
+function args() {
+  const out = { devices: 50, minutes: 10, workers: 4, seed: 1, profiles: SYNC_PROFILES.map((p) => p.name), "command-every-s": 40, "late-joiners": 5 };
+  for (const arg of process.argv.slice(2)) {
+    const m = /^--([\w-]+)=(.+)$/.exec(arg);
+    if (!m) continue;
+    if (m[1] === "profiles") out.profiles = m[2]!.split(",");
+    else if (m[1]! in out) (out as Record<string, unknown>)[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+const opts = args();
+
+/** A child process of this benchmark, and its next message of a kind. */
+function child(script: string): { proc: ChildProcess; next<T>(kind: string): Promise<T> } {
+  const proc = fork(resolve(`dist/bench/${script}.js`), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const waiting = new Map<string, (m: unknown) => void>();
+  const early = new Map<string, unknown>();
+  proc.on("message", (m: { kind: string }) => {
+    const w = waiting.get(m.kind);
+    if (w) {
+      waiting.delete(m.kind);
+      w(m);
+    } else early.set(m.kind, m);
+  });
+  return {
+    proc,
+    next<T>(kind: string): Promise<T> {
+      if (early.has(kind)) {
+        const m = early.get(kind) as T;
+        early.delete(kind);
+        return Promise.resolve(m);
+      }
+      return new Promise((res, rej) => {
+        waiting.set(kind, res as (m: unknown) => void);
+        proc.once("exit", (code) => rej(new Error(`${script} exited (${code}) before sending ${kind}`)));
+      });
+    },
+  };
+}
+
+/** CPU seconds used so far by a process (from /proc), or NaN. */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The machine's busy fraction between two /proc/stat readings. */
+function machineTicks(): { busy: number; total: number } {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
+  const idle = cpu[3]! + cpu[4]!;
+  const total = cpu.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+const summary = (values: number[]) => ({
+  count: values.length,
+  p50: round(percentile(values, 50)),
+  p99: round(percentile(values, 99)),
+  max: round(values.reduce((a, b) => Math.max(a, b), -Infinity)),
+});
+
+/** Runs the DJ's script for `minutes`: start, then every commandEvery s a seek, pause + resume, or new track. */
+async function djScript(dj: GrooveboxClient, minutes: number, random: () => number): Promise<Array<{ atS: number; command: string; version: number }>> {
+  const log: Array<{ atS: number; command: string; version: number }> = [];
+  const t0 = Date.now();
+  const note = (command: string, version: bigint) => log.push({ atS: round((Date.now() - t0) / 1000, 1), command, version: Number(version) });
+  const trackMs = 30 * 60_000;
+  let track = 1;
+  note("start", (await dj.start(`track-${track}`, { trackDurationMs: trackMs })).version);
+  const end = t0 + minutes * 60_000;
+  let k = 0;
+  while (Date.now() + opts["command-every-s"] * 1000 < end) {
+    await sleep(opts["command-every-s"] * 1000);
+    const kind = ["seek", "pause", "start"][k++ % 3];
+    if (kind === "seek") note("seek", (await dj.seek(Math.floor(random() * 20 * 60_000))).version);
+    else if (kind === "pause") {
+      note("pause", (await dj.pause()).version);
+      await sleep(5000);
+      note("resume", (await dj.resume()).version);
+    } else note("start", (await dj.start(`track-${++track}`, { trackDurationMs: trackMs, positionMs: Math.floor(random() * 60_000) })).version);
+  }
+  await sleep(Math.max(0, end - Date.now()));
+  return log;
+}
+
+async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number) {
+  const random = seededRandom(seed);
+  const gateway = stack.gateways[0]!;
+  const dj = await connectGroovebox({ baseUrl: gateway.url, displayName: "DJ", reportIntervalMs: 0 });
+  const room = await dj.createRoom(`bench ${profile.name}`);
+  const n = opts.devices;
+  const uniform = (lo: number, hi: number) => lo + random() * (hi - lo);
+  const latencies = [5, 10, 20, 40, 150, 250];
+  const links = Array.from({ length: n }, (_, i) => ({
+    profile: { ...profile.link, baseDelayMs: uniform(...profile.baseDelayMs) },
+    seed: seed * 1000 + i,
+  }));
+  const linksHost = child("sync-links");
+  linksHost.proc.send({ kind: "start", target: { host: "127.0.0.1", port: gateway.port }, links } satisfies LinksCommand);
+  const { ports } = await linksHost.next<{ ports: number[] }>("ready");
+  const runStartMs = performance.timeOrigin + performance.now();
+  const specs: DeviceSpec[] = ports.map((port, i) => ({
+    index: i,
+    port,
+    offsetMs: uniform(-10_000, 10_000),
+    driftPpm: uniform(-100, 100),
+    outputLatencyMs: latencies[i % latencies.length]!,
+    joinAfterMs: i < opts["late-joiners"] ? 60_000 + i * 7_000 : 0,
+  }));
+  const workers = Array.from({ length: opts.workers }, () => child("sync-device"));
+  workers.forEach((w, k) =>
+    w.proc.send({
+      kind: "start",
+      gatewayUrl: gateway.url,
+      roomCode: room.roomCode,
+      devices: specs.filter((s) => s.index % opts.workers === k && s.joinAfterMs === 0).concat(specs.filter((s) => s.index % opts.workers === k && s.joinAfterMs > 0)),
+      runStartMs,
+      sampleEveryMs: 1000,
+    } satisfies DeviceCommand),
+  );
+  // Devices that join at once are connected before the DJ starts; late joiners come during the run.
+  const ready = Promise.all(workers.map((w) => w.next<{ calibrationMs: number }>("ready")));
+  await sleep(5000);
+  const gatewayCpu0 = cpuSecondsOf(gateway.pid);
+  const machine0 = machineTicks();
+  process.stderr.write(`${profile.name}: ${n} devices, running ${opts.minutes} min\n`);
+  const commands = await djScript(dj, opts.minutes, random);
+  const calibration = (await ready).map((r) => round(r.calibrationMs, 4));
+  const gatewayCpuS = cpuSecondsOf(gateway.pid) - gatewayCpu0;
+  const machine1 = machineTicks();
+  for (const w of workers) w.proc.send({ kind: "collect" } satisfies DeviceCommand);
+  const records = await Promise.all(workers.map((w) => w.next<{ records: DeviceRecords }>("records").then((m) => m.records)));
+  linksHost.proc.send({ kind: "collect" } satisfies LinksCommand);
+  const linkStats = await linksHost.next<{ cpuMs: number; eventLoopDelayMs: object }>("records");
+  dj.close();
+  return analyze(profile, records, commands, {
+    calibrationMs: calibration,
+    gatewayCpuPercent: round((gatewayCpuS / (opts.minutes * 60)) * 100, 1),
+    machineBusyPercent: round(((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100, 1),
+    loadavg: loadavg().map((x) => round(x, 2)),
+    deviceWorkers: records.map((r) => ({ cpuPercent: round((r.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: r.eventLoopDelayMs, reconnects: r.reconnects })),
+    links: { cpuPercent: round((linkStats.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: linkStats.eventLoopDelayMs },
+  });
+}
+
+function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array<{ atS: number; command: string; version: number }>, load: object) {
+  const starts: StartRecord[] = records.flatMap((r) => r.starts).filter((s) => s.onTime);
+  const byVersion = new Map<number, StartRecord[]>();
+  for (const s of starts) byVersion.set(s.version, [...(byVersion.get(s.version) ?? []), s]);
+  const spreads: number[] = [];
+  const naiveSpreads: number[] = [];
+  for (const group of byVersion.values()) {
+    if (group.length < 2) continue;
+    const e = group.map((s) => s.errorMs);
+    spreads.push(Math.max(...e) - Math.min(...e));
+    const ne = group.map((s) => s.naiveErrorMs!).filter((x) => x !== null);
+    naiveSpreads.push(Math.max(...ne) - Math.min(...ne));
+  }
+  const samples = records.flatMap((r) => r.samples);
+  if (process.env.SYNC_DEBUG_FILE) writeFileSync(process.env.SYNC_DEBUG_FILE, JSON.stringify(records.map((r) => r.samples)));
+  const heard = samples.filter((s) => Number.isFinite(s[1]));
+  const buckets = new Map<number, number[]>();
+  for (const [t, err] of heard) {
+    const b = Math.floor(t / 10_000) * 10;
+    buckets.set(b, [...(buckets.get(b) ?? []), Math.abs(err)]);
+  }
+  const series: PlotSeries = {
+    profile: profile.name,
+    buckets: [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([b, v]) => [b, percentile(v, 50), percentile(v, 99), Math.max(...v)]),
+  };
+  const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const corrections = { "in-sync": 0, nudge: 0, seek: 0 };
+  for (const r of records) for (const k of Object.keys(corrections) as Array<keyof typeof corrections>) corrections[k] += r.corrections[k];
+  return {
+    result: {
+      profile: profile.name,
+      description: profile.description,
+      commands,
+      sdk: {
+        startSpreadMs: summary(spreads),
+        startErrorMs: { ...summary(starts.map((s) => Math.abs(s.errorMs))), mean: round(meanOf(starts.map((s) => s.errorMs))) },
+        positionErrorMs: { ...summary(heard.map((s) => Math.abs(s[1]))), mean: round(meanOf(heard.map((s) => s[1]))) },
+        clockErrorMs: { ...summary(samples.map((s) => Math.abs(s[2]))), mean: round(meanOf(samples.map((s) => s[2]))) },
+        corrections,
+        lateJoins: records.flatMap((r) => r.lateJoins).map((j) => ({ ...j, readyMs: round(j.readyMs), errorMs: j.errorMs === null ? null : round(j.errorMs) })),
+      },
+      naive: {
+        startSpreadMs: summary(naiveSpreads),
+        startErrorMs: summary(starts.map((s) => Math.abs(s.naiveErrorMs!))),
+        clockErrorMs: { ...summary(samples.map((s) => Math.abs(s[3]))), mean: round(meanOf(samples.map((s) => s[3]))) },
+      },
+      load,
+    },
+    series,
+  };
+}
+
+function table(results: Array<ReturnType<typeof analyze>["result"]>): string {
+  const rows = [
+    ["profile", "starts", "spread p50/p99/max", "start err p50/p99/max", "position err p50/p99/max", "clock err p99 (mean)", "naive spread p50/p99/max", "naive clock err p99", "nudge/seek"],
+  ];
+  const f = (s: { p50: number; p99: number; max: number }) => `${s.p50} / ${s.p99} / ${s.max}`;
+  for (const r of results) {
+    rows.push([
+      r.profile,
+      String(r.sdk.startSpreadMs.count),
+      f(r.sdk.startSpreadMs),
+      f(r.sdk.startErrorMs),
+      f(r.sdk.positionErrorMs),
+      `${r.sdk.clockErrorMs.p99} (${r.sdk.clockErrorMs.mean})`,
+      f(r.naive.startSpreadMs),
+      String(r.naive.clockErrorMs.p99),
+      `${r.sdk.corrections.nudge}/${r.sdk.corrections.seek}`,
+    ]);
+  }
+  return rows.map((r) => `| ${r.join(" | ")} |`).join("\n").replace(/\n/, `\n|${rows[0]!.map(() => "---").join("|")}|\n`);
+}
+
+async function main(): Promise<void> {
+  const profiles = SYNC_PROFILES.filter((p) => opts.profiles.includes(p.name));
+  const stack = await startBenchStack({ gateways: 1, env: { GATEWAY_MAX_STREAMS_PER_USER: "1000" } });
+  const results: Array<ReturnType<typeof analyze>["result"]> = [];
+  const series: PlotSeries[] = [];
+  try {
+    for (const [i, profile] of profiles.entries()) {
+      const { result, series: s } = await runProfile(stack, profile, opts.seed + i);
+      results.push(result);
+      series.push(s);
+      process.stderr.write(`${table(results.slice(-1))}\n`);
+    }
+  } finally {
+    await stack.stop();
+  }
+  const svg = plotPositionErrors(series, `bench:sync: |heard position error| per 10 s, ${opts.devices} devices`);
+  writeFileSync(resolve("bench/results/sync.svg"), svg);
+  writeResults("sync", {
+    machine: { cpus: cpus().length, node: process.version },
+    options: opts,
+    note: "errors in ms against the gateway's clock; position error = what the device's speaker plays minus the room's timeline; naive = the seed's method (offset of the last sample), same app otherwise",
+    table: table(results),
+    profiles: results,
+  });
+  process.stdout.write(`\n${table(results)}\n`);
+}
+
+runBench(main);
