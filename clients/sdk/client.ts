@@ -21,7 +21,8 @@ export interface GrooveboxClientOptions {
   displayName?: string;
   /**
    * A stable id of this device (keep it across app restarts): the server remembers the
-   * device's output latency under it. Default: a random id for this client's life.
+   * device's output latency under it, and a client given a deviceId but no outputLatencyMs
+   * takes the remembered one. Default: a random id for this client's life.
    */
   deviceId?: string;
   /** The device's audio output latency (ms); can be changed later with setOutputLatency. */
@@ -141,6 +142,7 @@ export class GrooveboxClient extends Emitter<GrooveboxClientEvents> {
     }
     const client = new GrooveboxClient(env, opts, token, userId, handle);
     try {
+      if (opts.outputLatencyMs === undefined && opts.deviceId !== undefined) await client.restoreOutputLatency();
       await client.session.connect();
     } catch (err) {
       client.close();
@@ -198,6 +200,22 @@ export class GrooveboxClient extends Emitter<GrooveboxClientEvents> {
   /** The room's state (members, DJ, timeline), kept current by its events; undefined when not in a room. */
   get room(): RoomState | undefined {
     return this.session.roomState;
+  }
+
+  /**
+   * Takes the output latency the server remembers for this user's device (from its earlier
+   * sync reports), if any; true when there was one.
+   */
+  async restoreOutputLatency(): Promise<boolean> {
+    const rooms = createClient(RoomService, this.handle.transport);
+    try {
+      const device = await rooms.getDevice({ deviceId: this.deviceId }, { headers: bearer(this.token) });
+      this.playback.outputLatencyMs = device.outputLatencyMs;
+      return true;
+    } catch (err) {
+      if (ConnectError.from(err).code === Code.NotFound) return false;
+      throw err;
+    }
   }
 
   /** Sets the device's audio output latency (ms), e.g. Web Audio's outputLatency * 1000. */

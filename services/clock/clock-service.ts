@@ -2,7 +2,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { ClockSampleService, type ClockSample } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import type { ClockSource } from "../common/clock-source.js";
 import { invalidArgument } from "../common/errors.js";
-import { optionalId, requireFinite, requireId } from "../common/validate.js";
+import { optionalId, requireId } from "../common/validate.js";
 import type { SampleStore, SessionSamples } from "./sample-store.js";
 
 /** The most samples one RecordSamples call may carry. */
@@ -63,22 +63,6 @@ export function createClockSampleService(deps: { store: SampleStore; clock: Cloc
 
     async endSession(req) {
       await store.endSession(requireId(req.sessionId, "session_id"), optionalId(req.roomId, "room_id"));
-      return {};
-    },
-
-    async recordReport(req) {
-      const sessionId = requireId(req.sessionId, "session_id");
-      const r = req.report;
-      if (!r) throw invalidArgument("report is required");
-      const fields = {
-        offsetMs: r.offsetMs,
-        rttMs: r.rttMs,
-        outputLatencyMs: r.outputLatencyMs,
-        driftPpm: r.driftPpm,
-        playbackErrorMs: r.playbackErrorMs,
-      };
-      for (const [name, value] of Object.entries(fields)) requireFinite(value, name);
-      await store.recordReport(sessionId, fields, clock.now());
       return {};
     },
   };

@@ -109,19 +109,8 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
         sessionKeys.clockEstimate(sessionId),
         sessionKeys.clockOffset(sessionId),
         sessionKeys.lastRtt(sessionId),
-        sessionKeys.syncReport(sessionId),
       );
       if (roomId !== "") await unindexSession(redis, roomId, sessionId);
-    },
-
-    /** Keeps the client's own report of its synchronisation, for diagnostics. */
-    async recordReport(sessionId: string, report: Record<string, number>, nowMs: number): Promise<void> {
-      const key = sessionKeys.syncReport(sessionId);
-      await redis
-        .multi()
-        .hset(key, { ...report, reportedAtMs: nowMs })
-        .pexpire(key, opts.sessionTtlMs)
-        .exec();
     },
   };
 }

@@ -34,8 +34,6 @@ export const sessionKeys = {
    * errorMs, driftErrorPpm, round trips, sample count and time) and its drift filter's state.
    */
   clockEstimate: (sessionId: string) => socket(sessionId, "clock.estimate"),
-  /** Hash: what the client last reported of its own synchronisation (sync_report). */
-  syncReport: (sessionId: string) => socket(sessionId, "user.syncReport"),
 };
 
 /** Keys of one room. */
@@ -58,6 +56,8 @@ export const roomKeys = {
   sessionUsers: (roomId: string) => room(roomId, "sessions.user"),
   /** Sorted set: user id of members without a stream, by the end of their grace period. */
   leaving: (roomId: string) => room(roomId, "members.leaving"),
+  /** Hash: user id -> the member's latest sync report (MemberSync JSON). */
+  memberSync: (roomId: string) => room(roomId, "members.sync"),
   /** Counter: the room's event sequence number. */
   seq: (roomId: string) => room(roomId, "seq"),
   /** Sorted set: session id by the round trip of its fresh clock estimate, ms. */
@@ -90,6 +90,7 @@ export const ROOM_SCRIPT_KEY_NAMES = [
   "seq",
   "rtt",
   "rttSeen",
+  "memberSync",
   "events",
 ] as const satisfies ReadonlyArray<keyof typeof roomKeys>;
 
@@ -109,6 +110,8 @@ export const userKeys = {
   streams: (userId: string) => `user:{${assertKeyId(userId)}}:streams`,
   /** Rate-limit counter (rate-limiter-flexible): rooms the user created in the current window. */
   roomsCreated: (userId: string) => `user:{${assertKeyId(userId)}}:rooms.created`,
+  /** Hash: device id -> "output latency ms,updated at ms" of the user's devices (from their sync reports). */
+  devices: (userId: string) => `user:{${assertKeyId(userId)}}:devices`,
 };
 
 /** Rate-limit counters (rate-limiter-flexible) of logins. */

@@ -19,7 +19,8 @@ export interface ClientMessageDeps {
   reporter: ClockReporter;
   rooms: RoomRequests;
   metrics: GatewayMetrics;
-  recordReport(sessionId: string, report: SyncReport): Promise<unknown>;
+  /** Keeps a member's sync report in their room (RoomService/ReportSync, as the user). */
+  reportSync(session: StreamSession, report: SyncReport): Promise<unknown>;
   logger: Logger;
 }
 
@@ -63,13 +64,15 @@ export function createClientMessageHandler(deps: ClientMessageDeps) {
     });
   }
 
+  /**
+   * A sync report goes to the stream's room (the rooms service checks it), at most one a
+   * second; it is not answered, so a report that fails is only logged.
+   */
   function handleReport(session: StreamSession, report: SyncReport, nowMs: number): void {
-    if ((lastReport.get(session) ?? -Infinity) > nowMs - REPORT_INTERVAL_MS) return;
-    const values = [report.offsetMs, report.rttMs, report.outputLatencyMs, report.driftPpm, report.playbackErrorMs];
-    if (!values.every(Number.isFinite)) return;
+    if (session.roomId === "" || (lastReport.get(session) ?? -Infinity) > nowMs - REPORT_INTERVAL_MS) return;
     lastReport.set(session, nowMs);
-    deps.recordReport(session.id, report).catch((err: unknown) => {
-      deps.logger.debug({ err, sessionId: session.id }, "sync report not recorded");
+    deps.reportSync(session, report).catch((err: unknown) => {
+      deps.logger.debug({ err, sessionId: session.id, roomId: session.roomId }, "sync report not recorded");
     });
   }
 

@@ -101,7 +101,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       rooms: roomRequests,
       metrics,
       logger,
-      recordReport: (sessionId, report) => sampleClient.recordReport({ sessionId, report }),
+      reportSync: (session, report) =>
+        roomsClient.reportSync({ roomId: session.roomId, report }, { headers: { authorization: session.authorization } }),
     }),
   });
   const grpcShutdown = new AbortController();

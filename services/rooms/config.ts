@@ -14,6 +14,8 @@ export const roomsSettings = {
   leaseMs: numberSetting("ROOMS_SESSION_LEASE_MS", 30_000, { min: 1000, integer: true }),
   /** How long an empty room and its code live. */
   emptyRoomTtlMs: numberSetting("ROOMS_EMPTY_TTL_MS", 15 * 60_000, { min: 1000, integer: true }),
+  /** How long a user's devices (their output latencies) are remembered after their last report. */
+  deviceTtlMs: numberSetting("ROOMS_DEVICE_TTL_MS", 30 * 24 * 3600_000, { min: 1000, integer: true }),
   /** How often the presence sweeper looks for expired leases and grace periods. */
   sweepIntervalMs: numberSetting("ROOMS_SWEEP_INTERVAL_MS", 1000, { min: 10, integer: true }),
   /** Rooms one user may create, "N/window" (s, m or h). */

@@ -8,6 +8,7 @@ const MESSAGES: Record<Exclude<ScriptStatus, "OK">, [Code, string]> = {
   NOT_DJ: [Code.PermissionDenied, "only the room's DJ may do this"],
   SESSION_TAKEN: [Code.AlreadyExists, "the session belongs to another user"],
   EXISTS: [Code.AlreadyExists, "the room exists already"],
+  CONFLICT: [Code.Aborted, "the room changed meanwhile; try again"],
 };
 
 /** Throws the domain error of a room script's status unless it is OK. */

@@ -39,7 +39,7 @@ export async function resolveRoomCode(store: RoomStore, input: string): Promise<
 }
 
 /** RoomService: create, join, leave, read, hand over the DJ role. */
-export function createRoomService(deps: RoomServiceDeps): ServiceImpl<typeof RoomService> {
+export function createRoomService(deps: RoomServiceDeps): Omit<ServiceImpl<typeof RoomService>, "reportSync" | "getDevice"> {
   const { store, clock, logger } = deps;
   return {
     async createRoom(req, ctx) {

@@ -15,6 +15,7 @@ export function roomStateAt(room: StoredRoom, nowMs: number): MessageInitShape<t
       joinedAtTimeMs: m.joinedAtMs,
       isDj: m.userId === room.currentDjId,
       connected: m.streams > 0,
+      sync: m.sync,
     })),
     currentDjId: room.currentDjId,
     playback: playbackStateAt(room.roomId, room.playback, nowMs),

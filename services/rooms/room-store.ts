@@ -1,10 +1,12 @@
 import { DjChangeReason, LeaveReason } from "../../gen/groovebox/room/v1/room_pb.js";
-import { codeKey, presenceDueKey, roomScriptKeys } from "../common/keys.js";
+import { codeKey, presenceDueKey, roomKeys, roomScriptKeys } from "../common/keys.js";
 import { newId } from "../common/ids.js";
 import type { Logger } from "../common/logger.js";
 import { LuaScript, type RedisClient } from "../common/redis.js";
 import { decodePlaybackRecord } from "../playback/playback-record.js";
 import type { Timeline } from "../playback/timeline.js";
+import type { MemberSync } from "../../gen/groovebox/room/v1/room_pb.js";
+import { decodeMemberSync, encodeMemberSync, memberSyncEvent } from "./member-sync.js";
 import { generateRoomCode } from "./room-codes.js";
 import {
   attachSessionScript,
@@ -13,6 +15,7 @@ import {
   joinRoomScript,
   leaveRoomScript,
   readRoomScript,
+  reportSyncScript,
   renewSessionsScript,
   setDjScript,
   sweepRoomScript,
@@ -31,7 +34,7 @@ export interface RoomStoreOptions {
 }
 
 /** What a room script answered: "OK" or why not. */
-export type ScriptStatus = "OK" | "NOT_FOUND" | "NOT_MEMBER" | "NOT_DJ" | "SESSION_TAKEN" | "EXISTS";
+export type ScriptStatus = "OK" | "NOT_FOUND" | "NOT_MEMBER" | "NOT_DJ" | "SESSION_TAKEN" | "EXISTS" | "CONFLICT";
 
 /** What a script did to the members: ['joined', user], ['left', user, reason], ['dj', previous, current, reason]. */
 type MemberChange = string[];
@@ -60,7 +63,7 @@ export interface StoredRoom {
   currentDjId: string;
   playback: Timeline;
   /** Longest-present first. */
-  members: Array<{ userId: string; displayName: string; joinedAtMs: number; streams: number }>;
+  members: Array<{ userId: string; displayName: string; joinedAtMs: number; streams: number; sync?: MemberSync }>;
   seq: bigint;
 }
 
@@ -98,7 +101,7 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logg
     script: LuaScript,
     roomId: string,
     nowMs: number,
-    args: Array<string | number>,
+    args: Array<string | number | Buffer>,
     sweeping = false,
   ): Promise<ScriptReply> {
     const reply = (await script.run(redis, roomScriptKeys(roomId), [
@@ -188,17 +191,39 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logg
     /** Rooms with something due at or before `nowMs` (at most `limit`). */
     dueRooms: (nowMs: number, limit: number) => redis.zrangebyscore(presenceDueKey, "-inf", nowMs, "LIMIT", 0, limit),
 
+    /**
+     * Stores a member's latest sync; `announce` decides from the one before whether the room
+     * is told (member_sync_changed). A compare-and-set: retried when another report landed
+     * between the read and the write. Resolves with the script's status and whether it announced.
+     */
+    async reportSync(
+      roomId: string,
+      userId: string,
+      sync: MemberSync,
+      announce: (previous: MemberSync | undefined) => boolean,
+      nowMs: number,
+    ): Promise<{ status: ScriptStatus; announced: boolean }> {
+      for (let attempt = 0; ; attempt++) {
+        const stored = (await redis.hget(roomKeys.memberSync(roomId), userId)) ?? "";
+        const announced = announce(stored === "" ? undefined : decodeMemberSync(stored));
+        const event = announced ? memberSyncEvent(roomId, userId, sync, nowMs) : "";
+        const [status] = await run(reportSyncScript, roomId, nowMs, [userId, stored, encodeMemberSync(sync), event]);
+        if (status !== "CONFLICT" || attempt >= 5) return { status, announced: announced && status === "OK" };
+      }
+    },
+
     /** The whole room, or undefined when it does not exist. */
     async read(roomId: string): Promise<StoredRoom | undefined> {
-      const [metaFlat, dj, playback, membersFlat, order, streamsFlat, seq] = (await readRoomScript.run(
+      const [metaFlat, dj, playback, membersFlat, order, streamsFlat, seq, syncFlat] = (await readRoomScript.run(
         redis,
         roomScriptKeys(roomId),
         [],
-      )) as [string[], string, string, string[], string[], string[], string];
+      )) as [string[], string, string, string[], string[], string[], string, string[]];
       const meta = pairs(metaFlat);
       if (!meta.has("room_id")) return undefined;
       const names = pairs(membersFlat);
       const streams = pairs(streamsFlat);
+      const syncs = pairs(syncFlat);
       const members: StoredRoom["members"] = [];
       for (let i = 0; i + 1 < order.length; i += 2) {
         const userId = order[i]!;
@@ -207,6 +232,7 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logg
           displayName: names.get(userId) ?? "",
           joinedAtMs: Number(order[i + 1]),
           streams: Number(streams.get(userId) ?? 0),
+          sync: syncs.has(userId) ? decodeMemberSync(syncs.get(userId)!) : undefined,
         });
       }
       return {

@@ -4,11 +4,14 @@ import { PresenceService, RoomService } from "../../gen/groovebox/room/v1/room_p
 import { createAuthGate } from "../common/auth/gate.js";
 import type { TokenService } from "../common/auth/tokens.js";
 import { createAuthService } from "./auth-service.js";
+import type { DeviceStore } from "./device-store.js";
+import { createMemberSyncService } from "./member-sync-service.js";
 import { createPresenceService } from "./presence-service.js";
 import { createRoomService, type RoomServiceDeps } from "./room-service.js";
 
 export interface RoomsDeps extends RoomServiceDeps {
   tokens: TokenService;
+  devices: DeviceStore;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface RoomsDeps extends RoomServiceDeps {
 export const roomsRoutes = (deps: RoomsDeps) => (router: ConnectRouter) =>
   router
     .service(AuthService, createAuthService(deps))
-    .service(RoomService, createRoomService(deps), { requestGate: createAuthGate(deps.tokens, "user-or-service") })
+    .service(RoomService, { ...createRoomService(deps), ...createMemberSyncService(deps) }, { requestGate: createAuthGate(deps.tokens, "user-or-service") })
     .service(PresenceService, createPresenceService(deps), { requestGate: createAuthGate(deps.tokens, "service") });
 
 export const roomsServiceNames = [AuthService.typeName, RoomService.typeName, PresenceService.typeName];

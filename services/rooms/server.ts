@@ -5,6 +5,7 @@ import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
 import type { RedisClient } from "../common/redis.js";
 import { createRedisServiceServer, type ServiceAddressOptions } from "../common/server.js";
+import { createDeviceStore, DEFAULT_DEVICE_TTL_MS } from "./device-store.js";
 import { createPresenceSweeper } from "./presence-sweeper.js";
 import { createRoomStore, type RoomStoreOptions } from "./room-store.js";
 import { roomsRoutes, roomsServiceNames } from "./routes.js";
@@ -15,18 +16,20 @@ export interface RoomsServerDeps {
   clock: ClockSource;
   logger: Logger;
   metrics: Registry;
-  options: RoomStoreOptions & ServiceAddressOptions & { sweepIntervalMs: number; createRoomRate: Rate };
+  options: RoomStoreOptions & ServiceAddressOptions & { sweepIntervalMs: number; createRoomRate: Rate; deviceTtlMs?: number };
 }
 
 /** The rooms service (rooms, presence, guest login) with its presence sweeper. */
 export function createRoomsServer(deps: RoomsServerDeps) {
   const store = createRoomStore(deps.redis, deps.options, deps.logger);
+  const devices = createDeviceStore(deps.redis, { ttlMs: deps.options.deviceTtlMs ?? DEFAULT_DEVICE_TTL_MS });
   const sweeper = createPresenceSweeper({ store, clock: deps.clock, logger: deps.logger, intervalMs: deps.options.sweepIntervalMs });
   const server = createRedisServiceServer(deps, {
     serviceNames: roomsServiceNames,
     redis: deps.redis,
     routes: roomsRoutes({
       store,
+      devices,
       clock: deps.clock,
       tokens: deps.tokens,
       logger: deps.logger,

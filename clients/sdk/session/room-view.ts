@@ -3,8 +3,8 @@ import type { ServerMessage } from "../../../gen/groovebox/gateway/v1/gateway_pb
 import { MemberSchema, RoomStateSchema, type RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
 
 /**
- * The room's state after one of its events: members join and leave, the DJ changes, the
- * timeline moves. Returns a new object (the old one is left as it was), with seq set to the
+ * The room's state after one of its events: members join and leave, the DJ changes, a
+ * member's sync quality changes, the timeline moves. Returns a new object (the old one is left as it was), with seq set to the
  * event's.
  */
 export function applyRoomEvent(state: RoomState, msg: ServerMessage): RoomState {
@@ -20,6 +20,9 @@ export function applyRoomEvent(state: RoomState, msg: ServerMessage): RoomState 
     case "djChanged":
       next.currentDjId = m.value.currentDjId;
       next.members = next.members.map((x) => create(MemberSchema, { ...x, isDj: x.userId === m.value.currentDjId }));
+      break;
+    case "memberSyncChanged":
+      next.members = next.members.map((x) => (x.userId === m.value.userId ? create(MemberSchema, { ...x, sync: m.value.sync }) : x));
       break;
     case "playbackStarted":
     case "playbackChanged":

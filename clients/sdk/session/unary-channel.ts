@@ -103,8 +103,10 @@ export async function openUnaryChannel(ctx: ChannelContext): Promise<Channel> {
       if (res.state === undefined) throw new ConnectError("the gateway sent no playback state", Code.Internal);
       return res.state;
     },
-    report(_report: SyncReportInit) {
-      // Reports go over RoomService/ReportSync; see sync reporting.
+    report(report: SyncReportInit) {
+      if (roomId === "") return;
+      // Not answered on the stream either: a lost report is replaced by the next one.
+      rooms.reportSync({ roomId, report }, opts()).catch(() => {});
     },
     close() {
       closed = true;

@@ -6,6 +6,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { SyncReport } from "../../clock/v1/clock_pb.js";
+import { file_groovebox_clock_v1_clock } from "../../clock/v1/clock_pb.js";
 import type { PlaybackChanged, PlaybackStarted, PlaybackState, PlaybackSync } from "../../playback/v1/playback_pb.js";
 import { file_groovebox_playback_v1_playback } from "../../playback/v1/playback_pb.js";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file groovebox/room/v1/room.proto.
  */
 export const file_groovebox_room_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("Chxncm9vdmVib3gvcm9vbS92MS9yb29tLnByb3RvEhFncm9vdmVib3gucm9vbS52MSIhChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJIkEKEkNyZWF0ZVJvb21SZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIkCg9Kb2luUm9vbVJlcXVlc3QSEQoJcm9vbV9jb2RlGAEgASgJIj8KEEpvaW5Sb29tUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIiYKE0dldFJvb21TdGF0ZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJDChRHZXRSb29tU3RhdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIwCgxTZXREalJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjwKDVNldERqUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUibAoGTWVtYmVyEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhkKEWpvaW5lZF9hdF90aW1lX21zGAMgASgBEg0KBWlzX2RqGAQgASgIEhEKCWNvbm5lY3RlZBgFIAEoCCLfAQoJUm9vbVN0YXRlEg8KB3Jvb21faWQYASABKAkSEQoJcm9vbV9jb2RlGAIgASgJEgwKBG5hbWUYAyABKAkSKgoHbWVtYmVycxgEIAMoCzIZLmdyb292ZWJveC5yb29tLnYxLk1lbWJlchIVCg1jdXJyZW50X2RqX2lkGAUgASgJEjYKCHBsYXliYWNrGAYgASgLMiQuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrU3RhdGUSGAoQc2VydmVyX3RpbWVzdGFtcBgHIAEoARILCgNzZXEYCCABKAQiOQoMTWVtYmVySm9pbmVkEikKBm1lbWJlchgBIAEoCzIZLmdyb292ZWJveC5yb29tLnYxLk1lbWJlciJNCgpNZW1iZXJMZWZ0Eg8KB3VzZXJfaWQYASABKAkSLgoGcmVhc29uGAIgASgOMh4uZ3Jvb3ZlYm94LnJvb20udjEuTGVhdmVSZWFzb24ibQoJRGpDaGFuZ2VkEhYKDnByZXZpb3VzX2RqX2lkGAEgASgJEhUKDWN1cnJlbnRfZGpfaWQYAiABKAkSMQoGcmVhc29uGAMgASgOMiEuZ3Jvb3ZlYm94LnJvb20udjEuRGpDaGFuZ2VSZWFzb24itgMKCVJvb21FdmVudBIPCgdyb29tX2lkGAEgASgJEgsKA3NlcRgCIAEoBBIYChBzZXJ2ZXJfdGltZXN0YW1wGAMgASgBEjgKDW1lbWJlcl9qb2luZWQYCiABKAsyHy5ncm9vdmVib3gucm9vbS52MS5NZW1iZXJKb2luZWRIABI0CgttZW1iZXJfbGVmdBgLIAEoCzIdLmdyb292ZWJveC5yb29tLnYxLk1lbWJlckxlZnRIABIyCgpkal9jaGFuZ2VkGAwgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuRGpDaGFuZ2VkSAASQgoQcGxheWJhY2tfc3RhcnRlZBgNIAEoCzImLmdyb292ZWJveC5wbGF5YmFjay52MS5QbGF5YmFja1N0YXJ0ZWRIABJCChBwbGF5YmFja19jaGFuZ2VkGA4gASgLMiYuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrQ2hhbmdlZEgAEjwKDXBsYXliYWNrX3N5bmMYDyABKAsyIy5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tTeW5jSABCBwoFZXZlbnQigQEKFEF0dGFjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoJcm9vbV9jb2RlGAQgASgJSAASEQoHcm9vbV9pZBgFIAEoCUgAQgYKBHJvb20iRAoVQXR0YWNoU2Vzc2lvblJlc3BvbnNlEisKBXN0YXRlGAEgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuUm9vbVN0YXRlIkoKFERldGFjaFNlc3Npb25SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRINCgVsZWF2ZRgDIAEoCCIXChVEZXRhY2hTZXNzaW9uUmVzcG9uc2UiPAoUUmVuZXdTZXNzaW9uc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRITCgtzZXNzaW9uX2lkcxgCIAMoCSI0ChVSZW5ld1Nlc3Npb25zUmVzcG9uc2USGwoTdW5rbm93bl9zZXNzaW9uX2lkcxgBIAMoCSI2ChJUb3VjaE1lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhUKE1RvdWNoTWVtYmVyUmVzcG9uc2UqXgoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIaChZMRUFWRV9SRUFTT05fVElNRURfT1VUEAIqcQoORGpDaGFuZ2VSZWFzb24SIAocREpfQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGERKX0NIQU5HRV9SRUFTT05fSEFORE9GRhABEh8KG0RKX0NIQU5HRV9SRUFTT05fU1VDQ0VTU0lPThACMsIDCgtSb29tU2VydmljZRJZCgpDcmVhdGVSb29tEiQuZ3Jvb3ZlYm94LnJvb20udjEuQ3JlYXRlUm9vbVJlcXVlc3QaJS5ncm9vdmVib3gucm9vbS52MS5DcmVhdGVSb29tUmVzcG9uc2USUwoISm9pblJvb20SIi5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIy5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElYKCUxlYXZlUm9vbRIjLmdyb292ZWJveC5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaJC5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJfCgxHZXRSb29tU3RhdGUSJi5ncm9vdmVib3gucm9vbS52MS5HZXRSb29tU3RhdGVSZXF1ZXN0GicuZ3Jvb3ZlYm94LnJvb20udjEuR2V0Um9vbVN0YXRlUmVzcG9uc2USSgoFU2V0RGoSHy5ncm9vdmVib3gucm9vbS52MS5TZXREalJlcXVlc3QaIC5ncm9vdmVib3gucm9vbS52MS5TZXREalJlc3BvbnNlMpsDCg9QcmVzZW5jZVNlcnZpY2USYgoNQXR0YWNoU2Vzc2lvbhInLmdyb292ZWJveC5yb29tLnYxLkF0dGFjaFNlc3Npb25SZXF1ZXN0GiguZ3Jvb3ZlYm94LnJvb20udjEuQXR0YWNoU2Vzc2lvblJlc3BvbnNlEmIKDURldGFjaFNlc3Npb24SJy5ncm9vdmVib3gucm9vbS52MS5EZXRhY2hTZXNzaW9uUmVxdWVzdBooLmdyb292ZWJveC5yb29tLnYxLkRldGFjaFNlc3Npb25SZXNwb25zZRJiCg1SZW5ld1Nlc3Npb25zEicuZ3Jvb3ZlYm94LnJvb20udjEuUmVuZXdTZXNzaW9uc1JlcXVlc3QaKC5ncm9vdmVib3gucm9vbS52MS5SZW5ld1Nlc3Npb25zUmVzcG9uc2USXAoLVG91Y2hNZW1iZXISJS5ncm9vdmVib3gucm9vbS52MS5Ub3VjaE1lbWJlclJlcXVlc3QaJi5ncm9vdmVib3gucm9vbS52MS5Ub3VjaE1lbWJlclJlc3BvbnNlYgZwcm90bzM", [file_groovebox_playback_v1_playback]);
+  fileDesc("Chxncm9vdmVib3gvcm9vbS92MS9yb29tLnByb3RvEhFncm9vdmVib3gucm9vbS52MSIhChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJIkEKEkNyZWF0ZVJvb21SZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIkCg9Kb2luUm9vbVJlcXVlc3QSEQoJcm9vbV9jb2RlGAEgASgJIj8KEEpvaW5Sb29tUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIiYKE0dldFJvb21TdGF0ZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJDChRHZXRSb29tU3RhdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIwCgxTZXREalJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjwKDVNldERqUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUimQEKBk1lbWJlchIPCgd1c2VyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIZChFqb2luZWRfYXRfdGltZV9tcxgDIAEoARINCgVpc19kahgEIAEoCBIRCgljb25uZWN0ZWQYBSABKAgSKwoEc3luYxgGIAEoCzIdLmdyb292ZWJveC5yb29tLnYxLk1lbWJlclN5bmMiWQoKTWVtYmVyU3luYxIuCgZyZXBvcnQYASABKAsyHi5ncm9vdmVib3guY2xvY2sudjEuU3luY1JlcG9ydBIbChNyZXBvcnRlZF9hdF90aW1lX21zGAIgASgBIt8BCglSb29tU3RhdGUSDwoHcm9vbV9pZBgBIAEoCRIRCglyb29tX2NvZGUYAiABKAkSDAoEbmFtZRgDIAEoCRIqCgdtZW1iZXJzGAQgAygLMhkuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyEhUKDWN1cnJlbnRfZGpfaWQYBSABKAkSNgoIcGxheWJhY2sYBiABKAsyJC5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tTdGF0ZRIYChBzZXJ2ZXJfdGltZXN0YW1wGAcgASgBEgsKA3NlcRgIIAEoBCI5CgxNZW1iZXJKb2luZWQSKQoGbWVtYmVyGAEgASgLMhkuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyIk0KCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCRIuCgZyZWFzb24YAiABKA4yHi5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJlYXNvbiJtCglEakNoYW5nZWQSFgoOcHJldmlvdXNfZGpfaWQYASABKAkSFQoNY3VycmVudF9kal9pZBgCIAEoCRIxCgZyZWFzb24YAyABKA4yIS5ncm9vdmVib3gucm9vbS52MS5EakNoYW5nZVJlYXNvbiL7AwoJUm9vbUV2ZW50Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgEEhgKEHNlcnZlcl90aW1lc3RhbXAYAyABKAESOAoNbWVtYmVyX2pvaW5lZBgKIAEoCzIfLmdyb292ZWJveC5yb29tLnYxLk1lbWJlckpvaW5lZEgAEjQKC21lbWJlcl9sZWZ0GAsgASgLMh0uZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyTGVmdEgAEjIKCmRqX2NoYW5nZWQYDCABKAsyHC5ncm9vdmVib3gucm9vbS52MS5EakNoYW5nZWRIABJCChBwbGF5YmFja19zdGFydGVkGA0gASgLMiYuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrU3RhcnRlZEgAEkIKEHBsYXliYWNrX2NoYW5nZWQYDiABKAsyJi5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tDaGFuZ2VkSAASPAoNcGxheWJhY2tfc3luYxgPIAEoCzIjLmdyb292ZWJveC5wbGF5YmFjay52MS5QbGF5YmFja1N5bmNIABJDChNtZW1iZXJfc3luY19jaGFuZ2VkGBAgASgLMiQuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyU3luY0NoYW5nZWRIAEIHCgVldmVudCJRChFNZW1iZXJTeW5jQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEisKBHN5bmMYAiABKAsyHS5ncm9vdmVib3gucm9vbS52MS5NZW1iZXJTeW5jIlQKEVJlcG9ydFN5bmNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSLgoGcmVwb3J0GAIgASgLMh4uZ3Jvb3ZlYm94LmNsb2NrLnYxLlN5bmNSZXBvcnQiJwoSUmVwb3J0U3luY1Jlc3BvbnNlEhEKCWFubm91bmNlZBgBIAEoCCIlChBHZXREZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSJKChFHZXREZXZpY2VSZXNwb25zZRIZChFvdXRwdXRfbGF0ZW5jeV9tcxgBIAEoARIaChJ1cGRhdGVkX2F0X3RpbWVfbXMYAiABKAEigQEKFEF0dGFjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoJcm9vbV9jb2RlGAQgASgJSAASEQoHcm9vbV9pZBgFIAEoCUgAQgYKBHJvb20iRAoVQXR0YWNoU2Vzc2lvblJlc3BvbnNlEisKBXN0YXRlGAEgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuUm9vbVN0YXRlIkoKFERldGFjaFNlc3Npb25SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRINCgVsZWF2ZRgDIAEoCCIXChVEZXRhY2hTZXNzaW9uUmVzcG9uc2UiPAoUUmVuZXdTZXNzaW9uc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRITCgtzZXNzaW9uX2lkcxgCIAMoCSI0ChVSZW5ld1Nlc3Npb25zUmVzcG9uc2USGwoTdW5rbm93bl9zZXNzaW9uX2lkcxgBIAMoCSI2ChJUb3VjaE1lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhUKE1RvdWNoTWVtYmVyUmVzcG9uc2UqXgoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIaChZMRUFWRV9SRUFTT05fVElNRURfT1VUEAIqcQoORGpDaGFuZ2VSZWFzb24SIAocREpfQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGERKX0NIQU5HRV9SRUFTT05fSEFORE9GRhABEh8KG0RKX0NIQU5HRV9SRUFTT05fU1VDQ0VTU0lPThACMvUECgtSb29tU2VydmljZRJZCgpDcmVhdGVSb29tEiQuZ3Jvb3ZlYm94LnJvb20udjEuQ3JlYXRlUm9vbVJlcXVlc3QaJS5ncm9vdmVib3gucm9vbS52MS5DcmVhdGVSb29tUmVzcG9uc2USUwoISm9pblJvb20SIi5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIy5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElYKCUxlYXZlUm9vbRIjLmdyb292ZWJveC5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaJC5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJfCgxHZXRSb29tU3RhdGUSJi5ncm9vdmVib3gucm9vbS52MS5HZXRSb29tU3RhdGVSZXF1ZXN0GicuZ3Jvb3ZlYm94LnJvb20udjEuR2V0Um9vbVN0YXRlUmVzcG9uc2USSgoFU2V0RGoSHy5ncm9vdmVib3gucm9vbS52MS5TZXREalJlcXVlc3QaIC5ncm9vdmVib3gucm9vbS52MS5TZXREalJlc3BvbnNlElkKClJlcG9ydFN5bmMSJC5ncm9vdmVib3gucm9vbS52MS5SZXBvcnRTeW5jUmVxdWVzdBolLmdyb292ZWJveC5yb29tLnYxLlJlcG9ydFN5bmNSZXNwb25zZRJWCglHZXREZXZpY2USIy5ncm9vdmVib3gucm9vbS52MS5HZXREZXZpY2VSZXF1ZXN0GiQuZ3Jvb3ZlYm94LnJvb20udjEuR2V0RGV2aWNlUmVzcG9uc2UymwMKD1ByZXNlbmNlU2VydmljZRJiCg1BdHRhY2hTZXNzaW9uEicuZ3Jvb3ZlYm94LnJvb20udjEuQXR0YWNoU2Vzc2lvblJlcXVlc3QaKC5ncm9vdmVib3gucm9vbS52MS5BdHRhY2hTZXNzaW9uUmVzcG9uc2USYgoNRGV0YWNoU2Vzc2lvbhInLmdyb292ZWJveC5yb29tLnYxLkRldGFjaFNlc3Npb25SZXF1ZXN0GiguZ3Jvb3ZlYm94LnJvb20udjEuRGV0YWNoU2Vzc2lvblJlc3BvbnNlEmIKDVJlbmV3U2Vzc2lvbnMSJy5ncm9vdmVib3gucm9vbS52MS5SZW5ld1Nlc3Npb25zUmVxdWVzdBooLmdyb292ZWJveC5yb29tLnYxLlJlbmV3U2Vzc2lvbnNSZXNwb25zZRJcCgtUb3VjaE1lbWJlchIlLmdyb292ZWJveC5yb29tLnYxLlRvdWNoTWVtYmVyUmVxdWVzdBomLmdyb292ZWJveC5yb29tLnYxLlRvdWNoTWVtYmVyUmVzcG9uc2ViBnByb3RvMw", [file_groovebox_clock_v1_clock, file_groovebox_playback_v1_playback]);
 
 /**
  * The request of CreateRoom.
@@ -272,6 +274,13 @@ export type Member = Message<"groovebox.room.v1.Member"> & {
    * @generated from field: bool connected = 5;
    */
   connected: boolean;
+
+  /**
+   * The member's latest sync report; unset until their device sends one.
+   *
+   * @generated from field: groovebox.room.v1.MemberSync sync = 6;
+   */
+  sync?: MemberSync | undefined;
 };
 
 /**
@@ -280,6 +289,34 @@ export type Member = Message<"groovebox.room.v1.Member"> & {
  */
 export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
   messageDesc(file_groovebox_room_v1_room, 10);
+
+/**
+ * How well a member's device is synchronised, by its own latest report.
+ *
+ * @generated from message groovebox.room.v1.MemberSync
+ */
+export type MemberSync = Message<"groovebox.room.v1.MemberSync"> & {
+  /**
+   * The report.
+   *
+   * @generated from field: groovebox.clock.v1.SyncReport report = 1;
+   */
+  report?: SyncReport | undefined;
+
+  /**
+   * When the server received it (server time, epoch ms).
+   *
+   * @generated from field: double reported_at_time_ms = 2;
+   */
+  reportedAtTimeMs: number;
+};
+
+/**
+ * Describes the message groovebox.room.v1.MemberSync.
+ * Use `create(MemberSyncSchema)` to create a new message.
+ */
+export const MemberSyncSchema: GenMessage<MemberSync> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 11);
 
 /**
  * A room's whole state (seed event room:state): what a device needs to join mid-song.
@@ -350,7 +387,7 @@ export type RoomState = Message<"groovebox.room.v1.RoomState"> & {
  * Use `create(RoomStateSchema)` to create a new message.
  */
 export const RoomStateSchema: GenMessage<RoomState> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 11);
+  messageDesc(file_groovebox_room_v1_room, 12);
 
 /**
  * Event: a member joined.
@@ -371,7 +408,7 @@ export type MemberJoined = Message<"groovebox.room.v1.MemberJoined"> & {
  * Use `create(MemberJoinedSchema)` to create a new message.
  */
 export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 12);
+  messageDesc(file_groovebox_room_v1_room, 13);
 
 /**
  * Event: a member left.
@@ -399,7 +436,7 @@ export type MemberLeft = Message<"groovebox.room.v1.MemberLeft"> & {
  * Use `create(MemberLeftSchema)` to create a new message.
  */
 export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 13);
+  messageDesc(file_groovebox_room_v1_room, 14);
 
 /**
  * Event: the DJ changed.
@@ -434,7 +471,7 @@ export type DjChanged = Message<"groovebox.room.v1.DjChanged"> & {
  * Use `create(DjChangedSchema)` to create a new message.
  */
 export const DjChangedSchema: GenMessage<DjChanged> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 14);
+  messageDesc(file_groovebox_room_v1_room, 15);
 
 /**
  * A room event as it travels between services: published on the room's channel, delivered
@@ -518,6 +555,14 @@ export type RoomEvent = Message<"groovebox.room.v1.RoomEvent"> & {
      */
     value: PlaybackSync;
     case: "playbackSync";
+  } | {
+    /**
+     * A member's sync quality changed materially.
+     *
+     * @generated from field: groovebox.room.v1.MemberSyncChanged member_sync_changed = 16;
+     */
+    value: MemberSyncChanged;
+    case: "memberSyncChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -526,7 +571,134 @@ export type RoomEvent = Message<"groovebox.room.v1.RoomEvent"> & {
  * Use `create(RoomEventSchema)` to create a new message.
  */
 export const RoomEventSchema: GenMessage<RoomEvent> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 15);
+  messageDesc(file_groovebox_room_v1_room, 16);
+
+/**
+ * Event: a member's sync quality changed materially.
+ *
+ * @generated from message groovebox.room.v1.MemberSyncChanged
+ */
+export type MemberSyncChanged = Message<"groovebox.room.v1.MemberSyncChanged"> & {
+  /**
+   * The member.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Their latest report.
+   *
+   * @generated from field: groovebox.room.v1.MemberSync sync = 2;
+   */
+  sync?: MemberSync | undefined;
+};
+
+/**
+ * Describes the message groovebox.room.v1.MemberSyncChanged.
+ * Use `create(MemberSyncChangedSchema)` to create a new message.
+ */
+export const MemberSyncChangedSchema: GenMessage<MemberSyncChanged> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 17);
+
+/**
+ * The request of ReportSync.
+ *
+ * @generated from message groovebox.room.v1.ReportSyncRequest
+ */
+export type ReportSyncRequest = Message<"groovebox.room.v1.ReportSyncRequest"> & {
+  /**
+   * The room the caller is a member of.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * The report: every number finite; round trip, error bound and output latency 0 to
+   * 60 000 ms; offset within +-1e12 ms; drift within +-10 000 ppm.
+   *
+   * @generated from field: groovebox.clock.v1.SyncReport report = 2;
+   */
+  report?: SyncReport | undefined;
+};
+
+/**
+ * Describes the message groovebox.room.v1.ReportSyncRequest.
+ * Use `create(ReportSyncRequestSchema)` to create a new message.
+ */
+export const ReportSyncRequestSchema: GenMessage<ReportSyncRequest> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 18);
+
+/**
+ * The answer of ReportSync.
+ *
+ * @generated from message groovebox.room.v1.ReportSyncResponse
+ */
+export type ReportSyncResponse = Message<"groovebox.room.v1.ReportSyncResponse"> & {
+  /**
+   * True when the report changed the member's sync materially and the room was told.
+   *
+   * @generated from field: bool announced = 1;
+   */
+  announced: boolean;
+};
+
+/**
+ * Describes the message groovebox.room.v1.ReportSyncResponse.
+ * Use `create(ReportSyncResponseSchema)` to create a new message.
+ */
+export const ReportSyncResponseSchema: GenMessage<ReportSyncResponse> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 19);
+
+/**
+ * The request of GetDevice.
+ *
+ * @generated from message groovebox.room.v1.GetDeviceRequest
+ */
+export type GetDeviceRequest = Message<"groovebox.room.v1.GetDeviceRequest"> & {
+  /**
+   * The device id the app sends in its reports.
+   *
+   * @generated from field: string device_id = 1;
+   */
+  deviceId: string;
+};
+
+/**
+ * Describes the message groovebox.room.v1.GetDeviceRequest.
+ * Use `create(GetDeviceRequestSchema)` to create a new message.
+ */
+export const GetDeviceRequestSchema: GenMessage<GetDeviceRequest> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 20);
+
+/**
+ * The answer of GetDevice.
+ *
+ * @generated from message groovebox.room.v1.GetDeviceResponse
+ */
+export type GetDeviceResponse = Message<"groovebox.room.v1.GetDeviceResponse"> & {
+  /**
+   * The device's output latency, as it last reported it (ms).
+   *
+   * @generated from field: double output_latency_ms = 1;
+   */
+  outputLatencyMs: number;
+
+  /**
+   * When it reported it (server time, epoch ms).
+   *
+   * @generated from field: double updated_at_time_ms = 2;
+   */
+  updatedAtTimeMs: number;
+};
+
+/**
+ * Describes the message groovebox.room.v1.GetDeviceResponse.
+ * Use `create(GetDeviceResponseSchema)` to create a new message.
+ */
+export const GetDeviceResponseSchema: GenMessage<GetDeviceResponse> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 21);
 
 /**
  * The request of AttachSession.
@@ -584,7 +756,7 @@ export type AttachSessionRequest = Message<"groovebox.room.v1.AttachSessionReque
  * Use `create(AttachSessionRequestSchema)` to create a new message.
  */
 export const AttachSessionRequestSchema: GenMessage<AttachSessionRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 16);
+  messageDesc(file_groovebox_room_v1_room, 22);
 
 /**
  * The answer of AttachSession.
@@ -605,7 +777,7 @@ export type AttachSessionResponse = Message<"groovebox.room.v1.AttachSessionResp
  * Use `create(AttachSessionResponseSchema)` to create a new message.
  */
 export const AttachSessionResponseSchema: GenMessage<AttachSessionResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 17);
+  messageDesc(file_groovebox_room_v1_room, 23);
 
 /**
  * The request of DetachSession.
@@ -640,7 +812,7 @@ export type DetachSessionRequest = Message<"groovebox.room.v1.DetachSessionReque
  * Use `create(DetachSessionRequestSchema)` to create a new message.
  */
 export const DetachSessionRequestSchema: GenMessage<DetachSessionRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 18);
+  messageDesc(file_groovebox_room_v1_room, 24);
 
 /**
  * The answer of DetachSession.
@@ -655,7 +827,7 @@ export type DetachSessionResponse = Message<"groovebox.room.v1.DetachSessionResp
  * Use `create(DetachSessionResponseSchema)` to create a new message.
  */
 export const DetachSessionResponseSchema: GenMessage<DetachSessionResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 19);
+  messageDesc(file_groovebox_room_v1_room, 25);
 
 /**
  * The request of RenewSessions.
@@ -683,7 +855,7 @@ export type RenewSessionsRequest = Message<"groovebox.room.v1.RenewSessionsReque
  * Use `create(RenewSessionsRequestSchema)` to create a new message.
  */
 export const RenewSessionsRequestSchema: GenMessage<RenewSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 20);
+  messageDesc(file_groovebox_room_v1_room, 26);
 
 /**
  * The answer of RenewSessions.
@@ -705,7 +877,7 @@ export type RenewSessionsResponse = Message<"groovebox.room.v1.RenewSessionsResp
  * Use `create(RenewSessionsResponseSchema)` to create a new message.
  */
 export const RenewSessionsResponseSchema: GenMessage<RenewSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 21);
+  messageDesc(file_groovebox_room_v1_room, 27);
 
 /**
  * The request of TouchMember.
@@ -733,7 +905,7 @@ export type TouchMemberRequest = Message<"groovebox.room.v1.TouchMemberRequest">
  * Use `create(TouchMemberRequestSchema)` to create a new message.
  */
 export const TouchMemberRequestSchema: GenMessage<TouchMemberRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 22);
+  messageDesc(file_groovebox_room_v1_room, 28);
 
 /**
  * The answer of TouchMember.
@@ -748,7 +920,7 @@ export type TouchMemberResponse = Message<"groovebox.room.v1.TouchMemberResponse
  * Use `create(TouchMemberResponseSchema)` to create a new message.
  */
 export const TouchMemberResponseSchema: GenMessage<TouchMemberResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 23);
+  messageDesc(file_groovebox_room_v1_room, 29);
 
 /**
  * Why a member left.
@@ -888,6 +1060,34 @@ export const RoomService: GenService<{
     methodKind: "unary";
     input: typeof SetDjRequestSchema;
     output: typeof SetDjResponseSchema;
+  },
+  /**
+   * ReportSync records what the caller's device measured of its own synchronisation (the
+   * gateway stream's sync_report comes here too). The member's latest report is in the
+   * room's state (Member.sync); when it changes materially (correction tier, output latency
+   * by 1 ms or more, error bound, round trip or drift by a clear margin) the room gets
+   * member_sync_changed. With a device_id, the device's output latency is remembered for the
+   * user (see GetDevice). PERMISSION_DENIED for a non-member; INVALID_ARGUMENT for numbers
+   * out of range.
+   *
+   * @generated from rpc groovebox.room.v1.RoomService.ReportSync
+   */
+  reportSync: {
+    methodKind: "unary";
+    input: typeof ReportSyncRequestSchema;
+    output: typeof ReportSyncResponseSchema;
+  },
+  /**
+   * GetDevice returns what the server remembers of one of the caller's devices, so an app
+   * that restarts need not ask its user for the output latency again. NOT_FOUND when the
+   * device never reported one.
+   *
+   * @generated from rpc groovebox.room.v1.RoomService.GetDevice
+   */
+  getDevice: {
+    methodKind: "unary";
+    input: typeof GetDeviceRequestSchema;
+    output: typeof GetDeviceResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_groovebox_room_v1_room, 0);
