@@ -7,7 +7,7 @@
  * against the real services as separate processes (private redis-server). A DJ (an SDK
  * client on a direct link) starts, seeks, pauses, resumes and starts new tracks; some
  * devices join late. Every device plays along on a simulated player that applies the SDK's
- * corrections. The harness knows the truth (the gateway's clock, to which every process
+ * corrections. Devices connect over 10 s and warm up for 30 s before the first start. The harness knows the truth (the gateway's clock, to which every process
  * calibrates itself over loopback), so it reports: start spread per start, per-device start
  * error, heard position error over time, the SDK's clock error and the seed's method (offset
  * of the last sample) side by side, corrections by tier, late joins, and the machine's load.
@@ -26,7 +26,7 @@ import { plotPositionErrors, type PlotSeries } from "./sync-plot.js";
 import { SYNC_PROFILES, type SyncProfile } from "./sync-profiles.js";
 
 function args() {
-  const out = { devices: 50, minutes: 10, workers: 4, seed: 1, profiles: SYNC_PROFILES.map((p) => p.name), "command-every-s": 40, "late-joiners": 5 };
+  const out = { devices: 50, minutes: 10, workers: 4, seed: 1, profiles: SYNC_PROFILES.map((p) => p.name), "command-every-s": 40, "late-joiners": 5, "warm-up-s": 30 };
   for (const arg of process.argv.slice(2)) {
     const m = /^--([\w-]+)=(.+)$/.exec(arg);
     if (!m) continue;
@@ -137,7 +137,8 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
     offsetMs: uniform(-10_000, 10_000),
     driftPpm: uniform(-100, 100),
     outputLatencyMs: latencies[i % latencies.length]!,
-    joinAfterMs: i < opts["late-joiners"] ? 60_000 + i * 7_000 : 0,
+    joinAfterMs: i < opts["late-joiners"] ? (opts["warm-up-s"] + 60) * 1000 + i * 7_000 : 0,
+    connectAfterMs: (i * 10_000) / n,
   }));
   const workers = Array.from({ length: opts.workers }, () => child("sync-device"));
   workers.forEach((w, k) =>
@@ -150,9 +151,12 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
       sampleEveryMs: 1000,
     } satisfies DeviceCommand),
   );
-  // Devices that join at once are connected before the DJ starts; late joiners come during the run.
+  // Devices that join at once connect over the first seconds (each worker staggers its own)
+  // and warm up before the DJ starts: 50 devices bursting pings in 4 processes at the same
+  // instant would measure this machine's event loops, not the SDK. Late joiners join during
+  // the run and are measured on their own.
   const ready = Promise.all(workers.map((w) => w.next<{ calibrationMs: number }>("ready")));
-  await sleep(5000);
+  await sleep(opts["warm-up-s"] * 1000);
   const gatewayCpu0 = cpuSecondsOf(gateway.pid);
   const machine0 = machineTicks();
   process.stderr.write(`${profile.name}: ${n} devices, running ${opts.minutes} min\n`);
@@ -189,7 +193,8 @@ function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array
     naiveSpreads.push(Math.max(...ne) - Math.min(...ne));
   }
   const samples = records.flatMap((r) => r.samples);
-  if (process.env.SYNC_DEBUG_FILE) writeFileSync(process.env.SYNC_DEBUG_FILE, JSON.stringify(records.map((r) => r.samples)));
+  // SYNC_DEBUG_DIR=... keeps every device's raw records per profile, for looking into outliers.
+  if (process.env.SYNC_DEBUG_DIR) writeFileSync(resolve(process.env.SYNC_DEBUG_DIR, `sync-${profile.name}.json`), JSON.stringify(records));
   const heard = samples.filter((s) => Number.isFinite(s[1]));
   const buckets = new Map<number, number[]>();
   for (const [t, err] of heard) {
@@ -250,7 +255,11 @@ function table(results: Array<ReturnType<typeof analyze>["result"]>): string {
 
 async function main(): Promise<void> {
   const profiles = SYNC_PROFILES.filter((p) => opts.profiles.includes(p.name));
-  const stack = await startBenchStack({ gateways: 1, env: { GATEWAY_MAX_STREAMS_PER_USER: "1000" } });
+  const stack = await startBenchStack({ gateways: 1, schedulers: 1, env: { GATEWAY_MAX_STREAMS_PER_USER: "1000" } });
+  // Ctrl-C or a kill still stops the services (the device and link workers exit with us).
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void stack.stop().finally(() => process.exit(130)));
+  }
   const results: Array<ReturnType<typeof analyze>["result"]> = [];
   const series: PlotSeries[] = [];
   try {
