@@ -99,8 +99,14 @@ describe("server reflection on the gateway's public port", () => {
       return r.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes));
     };
     const room = files(0);
-    expect(room.map((f) => f.name)).toEqual(["groovebox/room/v1/room.proto", "groovebox/playback/v1/playback.proto"]);
+    expect(room.map((f) => f.name)).toEqual([
+      "groovebox/room/v1/room.proto",
+      "groovebox/clock/v1/clock.proto",
+      "groovebox/playback/v1/playback.proto",
+    ]);
     expect(room[0]!.service.map((s) => s.name)).toEqual(["RoomService"]);
+    // clock.proto comes for its SyncReport (members' sync), without the internal ClockSampleService.
+    expect(room[1]!.service.map((s) => s.name)).toEqual(["ClockService"]);
     expect(room[0]!.messageType.map((m) => m.name)).toContain("RoomState");
     // playback.proto went with room.proto on this stream: asked for itself, it comes alone.
     expect(files(1).map((f) => f.name)).toEqual(["groovebox/playback/v1/playback.proto"]);
