@@ -65,19 +65,29 @@ export async function startBenchStack(opts: { gateways: number; schedulers?: num
     if (!(await waitHealthy(operatorPort))) throw new Error(`${name} did not become healthy (operators' port ${operatorPort})`);
     return { child, operatorPort };
   };
-  await start("clock");
-  await start("rooms");
-  await start("playback");
   const gateways: BenchStack["gateways"] = [];
-  for (let i = 0; i < opts.gateways; i++) {
-    const port = await freePort();
-    const { child, operatorPort } = await start("gateway", { GATEWAY_PORT: String(port) });
-    gateways.push({ url: `http://127.0.0.1:${port}`, port, operatorPort, pid: child.pid! });
-  }
   const schedulers: BenchStack["schedulers"] = [];
-  for (let i = 0; i < (opts.schedulers ?? 0); i++) {
-    const { child, operatorPort } = await start("scheduler", { SCHEDULER_PORT: String(await freePort()) });
-    schedulers.push({ operatorPort, pid: child.pid! });
+  const stopAll = async () => {
+    for (const child of children.reverse()) await stopProcesses([child]);
+    await redis?.stop();
+  };
+  try {
+    await start("clock");
+    await start("rooms");
+    await start("playback");
+    for (let i = 0; i < opts.gateways; i++) {
+      const port = await freePort();
+      const { child, operatorPort } = await start("gateway", { GATEWAY_PORT: String(port) });
+      gateways.push({ url: `http://127.0.0.1:${port}`, port, operatorPort, pid: child.pid! });
+    }
+    for (let i = 0; i < (opts.schedulers ?? 0); i++) {
+      const { child, operatorPort } = await start("scheduler", { SCHEDULER_PORT: String(await freePort()) });
+      schedulers.push({ operatorPort, pid: child.pid! });
+    }
+  } catch (err) {
+    // A port taken meanwhile (the machine is shared) or a service that failed: leave nothing running.
+    await stopAll();
+    throw err;
   }
   const notBackend = new Set([...gateways, ...schedulers].map((p) => p.pid));
   return {
@@ -87,10 +97,7 @@ export async function startBenchStack(opts: { gateways: number; schedulers?: num
     backendPids: [...children.map((c) => c.pid!).filter((pid) => !notBackend.has(pid)), ...(redis ? [redis.process.pid!] : [])],
     redisUrl: env.REDIS_URL!,
     /** Gateways first (they flush to the others), then the rest, then Redis. */
-    async stop() {
-      for (const child of children.reverse()) await stopProcesses([child]);
-      await redis?.stop();
-    },
+    stop: stopAll,
   };
 }
 

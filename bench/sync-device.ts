@@ -205,8 +205,8 @@ async function main(cmd: Extract<DeviceCommand, { kind: "start" }>): Promise<voi
       records.corrections.seek += c.playback.counts.seek;
       c.close();
     }
-    send({ kind: "records", records });
-    setTimeout(() => process.exit(0), 200);
+    // Exit once the records are through the pipe (a busy parent may take a while to read them).
+    process.send!({ kind: "records", records }, () => process.exit(0));
   });
 }
 

@@ -24,11 +24,11 @@ process.on("message", async (m: LinksCommand) => {
   }
   const cpu = process.cpuUsage(cpuStart);
   await Promise.all(proxies.map((p) => p.close()));
-  process.send!({
+  const stats = {
     kind: "records",
     cpuMs: (cpu.user + cpu.system) / 1000,
     // The histogram's values include its 10 ms sampling interval.
     eventLoopDelayMs: { p50: loop.percentile(50) / 1e6 - 10, p99: loop.percentile(99) / 1e6 - 10, max: loop.max / 1e6 - 10 },
-  });
-  setTimeout(() => process.exit(0), 200);
+  };
+  process.send!(stats, () => process.exit(0));
 });
