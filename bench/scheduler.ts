@@ -68,7 +68,8 @@ async function paced(n: number, task: (i: number) => Promise<void>, at?: (i: num
 
 async function main(): Promise<void> {
   const sync = { SYNC_INTERVAL_MS: String(INTERVAL), SYNC_LEAD_MS: String(opts["lead-ms"]) };
-  const stack = await startBenchStack({ gateways: 1, schedulers: opts.schedulers, env: sync });
+  // One DJ creates ROOMS_PER_DJ rooms, far past the per-user creation limit meant for people.
+  const stack = await startBenchStack({ gateways: 1, schedulers: opts.schedulers, env: { ...sync, ROOMS_CREATE_RATE_PER_USER: "1000000/1s" } });
   const clock = createHostClock();
   const redis = new Redis(stack.redisUrl);
   const observer = new Redis(stack.redisUrl);
@@ -123,8 +124,10 @@ async function main(): Promise<void> {
     process.stderr.write(`measuring for ${opts["duration-s"]} s...\n`);
     const histogramsBefore = await Promise.all(stack.schedulers.map((s) => scrapeHistogram(s.operatorPort, "scheduler_tick_lateness_seconds")));
     const pickupBefore = await Promise.all(stack.schedulers.map((s) => scrapeHistogram(s.operatorPort, "scheduler_job_pickup_delay_seconds")));
+    // With --kill-at-s, the CPU shown is the surviving schedulers' (the killed one's goes with it).
+    const measured = opts["kill-at-s"] > 0 ? stack.schedulers.slice(1) : stack.schedulers;
     const groups = {
-      schedulers: stack.schedulers.map((s) => s.pid),
+      schedulers: measured.map((s) => s.pid),
       redis: stack.redisPid === undefined ? [] : [stack.redisPid],
       otherServices: stack.backendPids.filter((pid) => pid !== stack.redisPid).concat(stack.gateways.map((g) => g.pid)),
       benchmark: [process.pid],
@@ -134,15 +137,19 @@ async function main(): Promise<void> {
     const othersBySecond: Array<{ at: number; othersPercent: number }> = [];
     let second = new CpuWindow(groups);
     const sampler = setInterval(() => {
-      const alive = killedAt === undefined ? groups : { ...groups, schedulers: groups.schedulers.slice(1) };
       othersBySecond.push({ at: clock.now(), othersPercent: second.end().othersCpuPercent });
-      second = new CpuWindow(alive);
+      second = new CpuWindow(groups);
     }, 1000);
     const load = { before: loadavg().map((x) => round(x, 2)) };
     const windowStart = clock.now();
     let killedAt: number | undefined;
+    /** What the killed scheduler sent in the window before it died: it carried its share. */
+    let killedSent = 0;
     if (opts["kill-at-s"] > 0) {
+      const doomed = stack.schedulers[0]!.operatorPort;
+      const sentBefore = (await outcomeCounts(doomed)).sent ?? 0;
       await sleep(opts["kill-at-s"] * 1000);
+      killedSent = ((await outcomeCounts(doomed)).sent ?? 0) - sentBefore;
       killedAt = clock.now();
       process.kill(stack.schedulers[0]!.pid, "SIGKILL");
       process.stderr.write(`killed scheduler ${stack.schedulers[0]!.pid}\n`);
@@ -182,7 +189,10 @@ async function main(): Promise<void> {
       schedulerPublicationLatenessSeconds: { ...schedulerHistogram, note: "the schedulers' own histogram: bucket upper bounds" },
       jobPickupDelaySeconds: { ...pickupHistogram, note: "BullMQ's hand-over: due time to a worker taking the job (bucket upper bounds); beyond lead-ms the tick is late" },
       schedulerOutcomes: outcomes,
-      kill: killedAt === undefined ? undefined : { atSecond: round((killedAt - windowStart) / 1000, 1), pid: stack.schedulers[0]!.pid },
+      kill:
+        killedAt === undefined
+          ? undefined
+          : { atSecond: round((killedAt - windowStart) / 1000, 1), pid: stack.schedulers[0]!.pid, ticksItSentInTheWindowBefore: killedSent },
       redisMemory: {
         usedBytesIdleRooms: memoryIdle,
         usedBytesPlaying: memoryPlaying,
