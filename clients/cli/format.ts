@@ -1,0 +1,30 @@
+import type { PlaybackState } from "../../gen/groovebox/playback/v1/playback_pb.js";
+import { PlaybackStatus } from "../../gen/groovebox/playback/v1/playback_pb.js";
+import type { RoomState } from "../../gen/groovebox/room/v1/room_pb.js";
+
+/** A track position as m:ss.mmm (negative before the start instant). */
+export function formatPosition(ms: number): string {
+  const sign = ms < 0 ? "-" : "";
+  const abs = Math.abs(ms);
+  const minutes = Math.floor(abs / 60_000);
+  const seconds = ((abs % 60_000) / 1000).toFixed(3).padStart(6, "0");
+  return `${sign}${minutes}:${seconds}`;
+}
+
+/** One line about the room's timeline. */
+export function describePlayback(p: PlaybackState | undefined): string {
+  if (p === undefined || p.status === PlaybackStatus.IDLE || p.status === PlaybackStatus.UNSPECIFIED) return "nothing playing";
+  const where = `${p.trackId} at ${formatPosition(p.currentPosition)}`;
+  if (!p.playing) return `paused: ${where}`;
+  const wait = p.startAtServerTime - p.serverTimestamp;
+  return wait > 0 ? `playing: ${p.trackId}, starts in ${Math.round(wait)} ms at ${formatPosition(p.anchorPositionMs)}` : `playing: ${where}`;
+}
+
+/** The members, one per line, fitting 80 columns. */
+export function describeMembers(state: RoomState): string[] {
+  return state.members.map((m) => {
+    const role = m.isDj ? "DJ" : "";
+    const presence = m.connected ? "connected" : "calls only / away";
+    return `  ${m.displayName.slice(0, 24).padEnd(24)} ${role.padEnd(3)} ${presence.padEnd(18)} ${m.userId}`;
+  });
+}
