@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { testRedis } from "../../test/support/stack.js";
+import { freePort, startLocalRedis } from "../../scripts/local-redis.js";
 import { closeRedis } from "./redis.js";
 
 describe("closeRedis", () => {
@@ -22,5 +23,23 @@ describe("closeRedis", () => {
     const redis = testRedis("close-test", { url: "redis://127.0.0.1:1", clusterNodes: [] });
     await closeRedis(redis);
     expect(redis.status).toBe("end");
+  });
+
+  it("closes a connection that waits to reconnect after Redis went away", async () => {
+    const server = await startLocalRedis({ port: await freePort() });
+    const redis = testRedis("close-test", { url: server.url, clusterNodes: [] });
+    await once(redis, "ready");
+    const reconnecting = once(redis, "reconnecting");
+    await server.stop();
+    await reconnecting;
+    // ioredis emits no "end" for a client closed between two attempts: this must not wait for one.
+    await closeRedis(redis);
+  });
+
+  it("closes a cluster client that waits to reconnect", async () => {
+    const redis = testRedis("close-test", { url: "", clusterNodes: [{ host: "127.0.0.1", port: await freePort() }] });
+    // (events.once would reject on the "error" that comes first.)
+    await new Promise((resolve) => redis.once("reconnecting", resolve));
+    await closeRedis(redis);
   });
 });

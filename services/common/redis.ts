@@ -104,6 +104,12 @@ export async function closeRedis(client: RedisClient): Promise<void> {
   const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
   if (client.status === "ready") {
     await client.quit().catch(() => client.disconnect());
+  } else if (client.status === "reconnecting") {
+    // Between two connection attempts no socket is open: disconnect() cancels the next
+    // attempt and that is all. ioredis emits no "end" then (redis/ioredis#1247), so waiting
+    // for it would wait forever (a stop right after a Redis outage).
+    client.disconnect();
+    return;
   } else {
     client.disconnect();
   }
