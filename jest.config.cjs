@@ -18,5 +18,7 @@ module.exports = {
   transformIgnorePatterns: ["/node_modules/(?!jose/)"],
   globalSetup: "<rootDir>/test/support/global-setup.ts",
   globalTeardown: "<rootDir>/test/support/global-teardown.ts",
-  testTimeout: 20000,
+  // A loaded 2-core machine runs the services and the tests in one process: generous, so that
+  // only a real hang or a missed event runs into it.
+  testTimeout: 60_000,
 };

@@ -20,6 +20,14 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
 }
 
+/**
+ * How long a cluster client waits for a node's CLUSTER SLOTS answer before it asks the next
+ * node. ioredis's 1 s is shorter than a busy process's event loop may stall: the timer then
+ * fires before the answer is read, every node "fails" in turn, and the client never becomes
+ * ready. A node that is down refuses the connection at once, so a longer wait costs nothing then.
+ */
+export const SLOTS_REFRESH_TIMEOUT_MS = 5000;
+
 function connectionOptions(opts: RedisConnectionOptions): RedisOptions {
   return {
     connectionName: opts.name,
@@ -53,6 +61,7 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
           // failover (ioredis 5 otherwise loses sharded subscriptions).
           shardedSubscribers: true,
           slotsRefreshInterval: 5000,
+          slotsRefreshTimeout: SLOTS_REFRESH_TIMEOUT_MS,
         })
       : new Redis(opts.url, base);
   watchConnection(client, opts.logger.child({ redis: opts.name }));
@@ -65,7 +74,10 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
  */
 export function createQueueConnection(opts: Pick<RedisConnectionOptions, "url" | "clusterNodes" | "name">): RedisClient {
   if (opts.clusterNodes && opts.clusterNodes.length > 0) {
-    return new Cluster([...opts.clusterNodes], { redisOptions: { connectionName: opts.name, maxRetriesPerRequest: null } });
+    return new Cluster([...opts.clusterNodes], {
+      redisOptions: { connectionName: opts.name, maxRetriesPerRequest: null },
+      slotsRefreshTimeout: SLOTS_REFRESH_TIMEOUT_MS,
+    });
   }
   return new Redis(opts.url, { connectionName: opts.name, maxRetriesPerRequest: null });
 }

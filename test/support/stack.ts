@@ -7,7 +7,7 @@ import type { ClockSource } from "../../services/common/clock-source.js";
 import { createHostClock } from "../../services/common/clock/host-clock.js";
 import { hostPortListSetting } from "../../services/common/config.js";
 import { createLogger, type Logger } from "../../services/common/logger.js";
-import { closeRedis, createRedis, type RedisClient } from "../../services/common/redis.js";
+import { closeRedis, createRedis, SLOTS_REFRESH_TIMEOUT_MS, type RedisClient } from "../../services/common/redis.js";
 import { createClockServer } from "../../services/clock/server.js";
 import { createGatewayServer, type GatewayOptions } from "../../services/gateway/server.js";
 import { createRoomsServer } from "../../services/rooms/server.js";
@@ -39,7 +39,7 @@ export function testRedis(name: string, target = testRedisTarget()): RedisClient
  */
 export function inspectRedis(target = testRedisTarget()): RedisClient {
   return target.clusterNodes.length > 0
-    ? new Cluster(target.clusterNodes, { lazyConnect: true })
+    ? new Cluster(target.clusterNodes, { lazyConnect: true, slotsRefreshTimeout: SLOTS_REFRESH_TIMEOUT_MS })
     : new Redis(target.url, { lazyConnect: true });
 }
 
