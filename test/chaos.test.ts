@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ErrorCode } from "../gen/groovebox/gateway/v1/gateway_pb.js";
 import { freePort } from "../scripts/local-redis.js";
-import { eventually } from "./support/eventually.js";
+import { eventually, WAIT_MS } from "./support/eventually.js";
 import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
 import { startServiceProcess, type ServiceProcess } from "./support/service-process.js";
 import { startStack, testRedisTarget, type Stack } from "./support/stack.js";
@@ -85,7 +85,7 @@ describe("chaos: a service process killed with SIGKILL", () => {
     await pingOk(streams.ada, 1n);
 
     await rooms.restart();
-    const state = await eventually(async () => (await ada.rooms.getRoomState({ roomId }, deadline(ada))).state, 10_000, "rooms answering again");
+    const state = await eventually(async () => (await ada.rooms.getRoomState({ roomId }, deadline(ada))).state, WAIT_MS, "rooms answering again");
     expect(state.currentDjId).toBe(bob.userId);
     expect(state.members.map((m) => m.userId).sort()).toEqual([ada.userId, bob.userId].sort());
     // Changes flow to the streams again.
@@ -108,7 +108,7 @@ describe("chaos: a service process killed with SIGKILL", () => {
     await pingOk(streams.bob, 2n);
 
     await playback.restart();
-    const state = await eventually(async () => (await bob.playback.getPlayback({ roomId }, deadline(bob))).state, 10_000, "playback answering again");
+    const state = await eventually(async () => (await bob.playback.getPlayback({ roomId }, deadline(bob))).state, WAIT_MS, "playback answering again");
     expect(state).toMatchObject({ trackId: "song-42", playing: true, version: started.version });
     const paused = await ada.playback.pause({ roomId }, ada.auth);
     expect(paused.state!.version).toBe(started.version + 1n);

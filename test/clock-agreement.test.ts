@@ -2,7 +2,7 @@ import { createClient } from "@connectrpc/connect";
 import { ClockService } from "../gen/groovebox/clock/v1/clock_pb.js";
 import { createHostClock } from "../services/common/clock/host-clock.js";
 import { measurePeerOffsets, type PingFn } from "../services/clock/peer-offset.js";
-import { eventually } from "./support/eventually.js";
+import { eventually, WAIT_MS } from "./support/eventually.js";
 import { startStack, type Stack } from "./support/stack.js";
 import { grpcTransport } from "./support/stream-client.js";
 
@@ -62,7 +62,7 @@ describe("clock agreement between services", () => {
       const [clock, rooms, playback] = ["clock", "rooms", "playback"].map(value);
       return clock && rooms && playback ? { clock: Number(clock), rooms: Number(rooms), playback: Number(playback) } : undefined;
     };
-    const offsets = (await eventually(gauge, 15_000, "the peer clock gauge"))!;
+    const offsets = (await eventually(gauge, WAIT_MS, "the peer clock gauge"))!;
     // The gateway's own measurement, with its own round trips: it tells the skewed service
     // from the others (its precision is the test above).
     expect(Math.abs(offsets.rooms - SKEW_MS)).toBeLessThan(SKEW_MS / 2);

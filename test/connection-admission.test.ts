@@ -1,4 +1,4 @@
-import { eventually } from "./support/eventually.js";
+import { eventually, WAIT_MS } from "./support/eventually.js";
 import { login } from "./support/stream-client.js";
 import { connectRaw } from "./support/raw-connection.js";
 import { startStack, type Stack } from "./support/stack.js";
@@ -30,7 +30,7 @@ describe("a burst of new connections", () => {
 
     // One of them leaves: once the gateway has seen it go, a client gets in and is served.
     a.destroy();
-    const bob = await eventually(() => login(gw, "Bob"), 5000, "a login after a pending connection left");
+    const bob = await eventually(() => login(gw, "Bob"), WAIT_MS, "a login after a pending connection left");
     expect(bob.userId).toMatch(/\w/);
     b.destroy();
   });

@@ -250,7 +250,7 @@ describe("playback: a track with a known duration", () => {
     const stream = await ada.connect();
     await joinOnStream(stream, roomCode);
     const started = await ada.playback.start({ roomId, trackId: "short", positionMs: 1000, trackDurationMs: 1400 }, ada.auth);
-    const ended = await stream.next("playbackChanged", 10_000);
+    const ended = await stream.next("playbackChanged");
     expect(ended.message.value).toMatchObject({ change: PlaybackChange.ENDED, state: { status: PlaybackStatus.IDLE, version: 2n } });
     expect(ended.message.value.state!.serverTimestamp).toBeGreaterThanOrEqual(started.startAtServerTime + 400);
     expect((await ada.playback.getPlayback({ roomId }, ada.auth)).state).toMatchObject({ status: PlaybackStatus.IDLE, version: 2n });

@@ -42,9 +42,9 @@ describeWithRedisServer("when Redis goes away", () => {
     expect((await fetch(`${stack.operatorUrls.rooms}/healthz`)).status).toBe(200);
     // The gateway subscribed to the room again: events flow to the stream once more.
     await retryUntilOk(() => ada.rooms.setDj({ roomId: room.roomId, userId: bob.userId }, opts));
-    expect((await stream.next("djChanged", 10_000)).message.value.currentDjId).toBe(bob.userId);
+    expect((await stream.next("djChanged")).message.value.currentDjId).toBe(bob.userId);
     stream.cancel();
-  }, 40_000);
+  });
 });
 
 /** Calls `fn` until it succeeds (the service reconnects on its own schedule). */

@@ -2,7 +2,7 @@ import { Queue } from "bullmq";
 import { syncQueueKeys } from "../services/common/keys.js";
 import { closeRedis, createQueueConnection } from "../services/common/redis.js";
 import { SYNC_QUEUE } from "../services/playback/sync-schedule.js";
-import { eventually } from "./support/eventually.js";
+import { eventually, WAIT_MS } from "./support/eventually.js";
 import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
 import { startServiceProcess, type ServiceProcess } from "./support/service-process.js";
 import { inspectRedis, startStack, startTestScheduler, testRedisTarget, type Stack } from "./support/stack.js";
@@ -26,7 +26,7 @@ function recorder(stream: TestStream) {
   return {
     syncs,
     /** Resolves once `n` ticks have arrived in all. */
-    count: (n: number) => eventually(async () => (syncs.length >= n ? true : undefined), 30_000, `${n} ticks`),
+    count: (n: number) => eventually(async () => (syncs.length >= n ? true : undefined), WAIT_MS, `${n} ticks`),
     stop() {
       stopped = true;
       stream.cancel();
@@ -103,7 +103,7 @@ describe("scheduler processes", () => {
     const deadJob = `repeat:${dead.roomId}:${next}`;
     await look.zrem(`${keys.prefix}:${SYNC_QUEUE}:delayed`, deadJob);
     await look.del(`${keys.prefix}:${SYNC_QUEUE}:${deadJob}`);
-    await eventually(async () => (next! < Date.now() - 3 * INTERVAL ? true : undefined), 10_000, "the job overdue");
+    await eventually(async () => (next! < Date.now() - 3 * INTERVAL ? true : undefined), WAIT_MS, "the job overdue");
     const ghost = "no-such-room-" + Date.now(); // a room that is gone
     await queue.upsertJobScheduler(ghost, { every: INTERVAL, startDate: Date.now() + 60_000 }, { data: { roomId: ghost } });
     await look.sadd(keys.playingRooms, ghost);
@@ -121,8 +121,8 @@ describe("scheduler processes", () => {
       expect(page).toContain('scheduler_reconcile_fixes_total{fix="indexed"} 1');
       expect(page).toContain('scheduler_reconcile_fixes_total{fix="unscheduled"} 2');
       // The rooms that had lost their scheduler or its job tick again.
-      expect((await lost.stream.next("playbackSync", 10_000)).message.value.roomId).toBe(lost.roomId);
-      expect((await dead.stream.next("playbackSync", 10_000)).message.value.roomId).toBe(dead.roomId);
+      expect((await lost.stream.next("playbackSync")).message.value.roomId).toBe(lost.roomId);
+      expect((await dead.stream.next("playbackSync")).message.value.roomId).toBe(dead.roomId);
     } finally {
       await scheduler.stop();
       for (const r of [lost, unindexed, paused, dead]) {

@@ -4,7 +4,7 @@ import type { ServerMessage } from "../gen/groovebox/gateway/v1/gateway_pb.js";
 import { roomScriptKeys, syncQueueKeys } from "../services/common/keys.js";
 import { closeRedis, createQueueConnection } from "../services/common/redis.js";
 import { SYNC_QUEUE } from "../services/playback/sync-schedule.js";
-import { eventually } from "./support/eventually.js";
+import { eventually, WAIT_MS } from "./support/eventually.js";
 import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
 import { inspectRedis, startStack, testRedisTarget, type Stack } from "./support/stack.js";
 import { TestStream } from "./support/stream-client.js";
@@ -60,7 +60,7 @@ describe("scheduler: the periodic playback_sync", () => {
   const isIndexed = async (roomId: string) => (await look.sismember(keys.playingRooms, roomId)) === 1;
   /** Resolves once the room's scheduler and index entry are gone. */
   const unscheduled = (roomId: string) =>
-    eventually(async () => ((await hasScheduler(roomId)) || (await isIndexed(roomId)) ? undefined : true), 10_000, "schedule removed");
+    eventually(async () => ((await hasScheduler(roomId)) || (await isIndexed(roomId)) ? undefined : true), WAIT_MS, "schedule removed");
 
   it("sends every member the position at each tick, on Connect streams and on Subscribe", async () => {
     const { roomId, roomCode, stream } = await room();
@@ -127,7 +127,7 @@ describe("scheduler: the periodic playback_sync", () => {
     const ends = await room();
     const started = await ada.playback.start({ roomId: ends.roomId, trackId: "short", positionMs: 1000, trackDurationMs: 1700 }, ada.auth);
     const events: ServerMessage[] = [];
-    for (let event = await ends.stream.nextEvent(10_000); ; event = await ends.stream.nextEvent(10_000)) {
+    for (let event = await ends.stream.nextEvent(); ; event = await ends.stream.nextEvent()) {
       events.push(event);
       if (event.message.case === "playbackChanged") break;
     }

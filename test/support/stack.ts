@@ -12,7 +12,7 @@ import { createClockServer } from "../../services/clock/server.js";
 import { createGatewayServer, type GatewayOptions } from "../../services/gateway/server.js";
 import { createRoomsServer } from "../../services/rooms/server.js";
 import { createPlaybackServer } from "../../services/playback/server.js";
-import { eventually } from "./eventually.js";
+import { eventually, WAIT_MS } from "./eventually.js";
 import type { RedisTarget } from "./redis-server.js";
 import { createSchedulerServer } from "../../services/scheduler/server.js";
 
@@ -138,7 +138,7 @@ export async function startTestScheduler(opts: { name: string; redis?: RedisTarg
   await server.start();
   await server.reconciler.runOnce();
   const operatorUrl = `http://127.0.0.1:${server.operatorPort()}`;
-  await eventually(async () => ((await fetch(`${operatorUrl}/healthz`)).ok ? true : undefined), 10_000, `${opts.name} healthy`);
+  await eventually(async () => ((await fetch(`${operatorUrl}/healthz`)).ok ? true : undefined), WAIT_MS, `${opts.name} healthy`);
   return { operatorUrl, server, stop: () => server.stop().finally(() => closeRedis(redis)) };
 }
 
@@ -274,7 +274,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   // Ready as a deployment would see it: every service reports healthy (its Redis is connected).
   for (const url of [operatorUrls.clock, operatorUrls.rooms, operatorUrls.playback, ...operatorUrls.gateways]) {
-    await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), 10_000, `${url} healthy`);
+    await eventually(async () => ((await fetch(`${url}/healthz`)).ok ? true : undefined), WAIT_MS, `${url} healthy`);
   }
 
   let stopped: Promise<void> | undefined;

@@ -8,6 +8,7 @@ import {
   type ClientMessageSchema,
   type ServerMessage,
 } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
+import { WAIT_MS } from "./eventually.js";
 
 export type ClientMessageInit = MessageInitShape<typeof ClientMessageSchema>;
 type Case = NonNullable<ServerMessage["message"]["case"]>;
@@ -124,17 +125,17 @@ export class TestStream {
   }
 
   /** The next message of kind `kind`, dropping the other messages before it. */
-  next<C extends Case>(kind: C, timeoutMs = 5000): Promise<ServerMessageOf<C>> {
+  next<C extends Case>(kind: C, timeoutMs = WAIT_MS): Promise<ServerMessageOf<C>> {
     return this.take((m) => m.message.case === kind, kind, timeoutMs, true) as Promise<ServerMessageOf<C>>;
   }
 
   /** The next room event (a message with a sequence number), whatever its kind. */
-  nextEvent(timeoutMs = 5000): Promise<ServerMessage> {
+  nextEvent(timeoutMs = WAIT_MS): Promise<ServerMessage> {
     return this.take((m) => m.seq > 0n, "room event", timeoutMs, true);
   }
 
   /** Sends a request and waits for the message that answers it (by request_id). */
-  async request(msg: ClientMessageInit & { requestId: string }, timeoutMs = 5000): Promise<ServerMessage> {
+  async request(msg: ClientMessageInit & { requestId: string }, timeoutMs = WAIT_MS): Promise<ServerMessage> {
     await this.send(msg);
     return this.take((m) => m.requestId === msg.requestId, `answer to ${msg.requestId}`, timeoutMs, false);
   }

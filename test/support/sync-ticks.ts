@@ -6,7 +6,7 @@ export type Sync = ServerMessageOf<"playbackSync">["message"]["value"];
 /** The next `n` playback_sync messages of a stream. */
 export async function nextTicks(stream: TestStream, n: number): Promise<Sync[]> {
   const out: Sync[] = [];
-  for (let i = 0; i < n; i++) out.push((await stream.next("playbackSync", 10_000)).message.value);
+  for (let i = 0; i < n; i++) out.push((await stream.next("playbackSync")).message.value);
   return out;
 }
 
