@@ -19,6 +19,18 @@ function nextUpdate(client: GrooveboxClient, match: (u: PlaybackUpdate) => boole
   });
 }
 
+/**
+ * How far the device's idea of server time may be off now, by its own account: the estimate's
+ * statistical bound plus half the smallest round trip, the most a path asymmetry can add (see
+ * clock-filter.ts). A loaded machine delays pings and widens it; that the devices start within
+ * a few ms of each other on an idle one is measured by bench:sync, not asserted here.
+ */
+function clockErrorBound(client: GrooveboxClient): number {
+  const estimate = client.clock.estimate();
+  if (estimate === undefined) throw new Error("the device's clock is not synchronised");
+  return estimate.errorBoundMs + estimate.rttMs / 2;
+}
+
 describe("the SDK against the real services, through delaying links", () => {
   let stack: Stack;
   const proxies: DelayProxy[] = [];
@@ -46,7 +58,7 @@ describe("the SDK against the real services, through delaying links", () => {
     return { client, clock, proxy };
   }
 
-  it("starts devices with skewed clocks (stream, unary and browser transports) within a few ms of each other", async () => {
+  it("starts devices with skewed clocks (stream, unary and browser transports) at the room's instant, within their clocks' error bounds", async () => {
     const dj = await device("DJ", new SkewedClock(7_300, 90), link(12));
     const room = await dj.client.createRoom("sync");
     const others = [
@@ -56,14 +68,19 @@ describe("the SDK against the real services, through delaying links", () => {
     ];
     for (const o of others) await o.client.joinRoom(room.roomCode);
     const everyone = [dj, ...others];
-    const starts = everyone.map((d) => nextUpdate(d.client, (u) => u.cause === "started" && u.start !== undefined));
+    // Each device's start and, as it places it, its clock's error bound.
+    const starts = everyone.map((d) =>
+      nextUpdate(d.client, (u) => u.cause === "started" && u.start !== undefined).then((u) => ({ u, bound: clockErrorBound(d.client) })),
+    );
     const state = await dj.client.start("song-1", { positionMs: 1000 });
     const updates = await Promise.all(starts);
-    // Each device's start instant in true time: when its clock reads start.localTimeMs.
-    const errors = updates.map((u, i) => everyone[i]!.clock.toTrue(u.start!.localTimeMs) - state.startAtServerTime);
-    for (const u of updates) expect(u.start!.positionMs).toBe(1000);
-    expect(Math.max(...errors) - Math.min(...errors)).toBeLessThan(25);
-    for (const e of errors) expect(Math.abs(e)).toBeLessThan(25);
+    for (const [i, { u, bound }] of updates.entries()) {
+      expect(u.start!.positionMs).toBe(1000);
+      // The device's start instant in true time (when its clock reads start.localTimeMs) is
+      // the room's start, give or take what the device knows its clock may be off.
+      const error = everyone[i]!.clock.toTrue(u.start!.localTimeMs) - state.startAtServerTime;
+      expect(Math.abs(error)).toBeLessThanOrEqual(bound);
+    }
   });
 
   it("puts a late joiner where the track is", async () => {
@@ -77,7 +94,7 @@ describe("the SDK against the real services, through delaying links", () => {
     // Where the late device says the track is now, against the room's timeline in true time.
     const local = late.clock.now();
     const expected = state.anchorPositionMs + (late.clock.toTrue(local) - state.anchorTimeMs);
-    expect(Math.abs(late.client.playback.positionAt(local)! - expected)).toBeLessThan(25);
+    expect(Math.abs(late.client.playback.positionAt(local)! - expected)).toBeLessThanOrEqual(clockErrorBound(late.client));
   });
 
   it("resumes a dropped connection: the device rejoins, once, and nobody sees it leave", async () => {
