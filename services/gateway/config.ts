@@ -43,6 +43,11 @@ export const gatewaySettings = {
   maxPendingConnections: numberSetting("GATEWAY_MAX_PENDING_CONNECTIONS", 64, { min: 1, integer: true }),
   /** How long a new connection counts as pending at most, so silent ones cannot keep others out. */
   connectionHandshakeMs: numberSetting("GATEWAY_CONNECTION_HANDSHAKE_MS", 1000, { min: 10, integer: true }),
+  /**
+   * How long a call to a service behind the gateway may take when its caller set no deadline;
+   * then it ends with DEADLINE_EXCEEDED.
+   */
+  internalTimeoutMs: numberSetting("GATEWAY_INTERNAL_TIMEOUT_MS", 5000, { min: 100, integer: true }),
   /** Unary calls forwarded at once (logins, rooms, playback); more are refused with UNAVAILABLE. */
   maxCallsInProgress: numberSetting("GATEWAY_MAX_CALLS_IN_PROGRESS", 256, { min: 1, integer: true }),
   /** Logins per client address (all gateways together); "N/window" with s, m or h. */

@@ -50,7 +50,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
   const { options: o, tokens, clock, logger } = deps;
   const metrics = createGatewayMetrics(deps.metrics);
   const caller = { service: "gateway", tokens, clock };
-  const internal = [o.clockUrl, o.roomsUrl, o.playbackUrl].map((url) => createInternalTransport(url, caller));
+  const internal = [o.clockUrl, o.roomsUrl, o.playbackUrl].map((url) => createInternalTransport(url, caller, { timeoutMs: o.internalTimeoutMs }));
   const [clockTransport, roomsTransport, playbackTransport] = internal.map((t) => t.transport) as [Transport, Transport, Transport];
   const sampleClient = createClient(ClockSampleService, clockTransport);
   const roomsClient = createClient(RoomService, roomsTransport);
@@ -153,7 +153,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       }, o.leaseRenewMs);
       renewal.unref();
       // The reference of the peer clock check is this gateway's own port, known only now.
-      const self = createInternalTransport(`http://${loopbackFor(o.host)}:${port}`, caller);
+      const self = createInternalTransport(`http://${loopbackFor(o.host)}:${port}`, caller, { timeoutMs: o.internalTimeoutMs });
       internal.push(self);
       peerClocks.start(self.transport);
       return port;

@@ -260,6 +260,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         maxPendingConnections: 256,
         connectionHandshakeMs: 1000,
         maxCallsInProgress: 256,
+        // A loaded machine may take seconds to answer: tests that expect a deadline set their own.
+        internalTimeoutMs: WAIT_MS,
         // Every test logs in from 127.0.0.1: the limits are tested where they are set low.
         loginRatePerAddress: UNLIMITED,
         loginRate: UNLIMITED,
