@@ -6,6 +6,8 @@ import type { SchedulerMetrics } from "./metrics.js";
 
 /** Rooms reconciled at once. */
 const BATCH = 200;
+/** The first pause before the start-up reconcile tries again. */
+const STARTUP_RETRY_MS = 100;
 
 /**
  * Checks every room that is indexed as playing or has a job scheduler against its timeline:
@@ -28,6 +30,8 @@ export function createReconciler(deps: {
   const owner = randomUUID();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<Record<RoomReconcile, number>> | undefined;
+  let stopped = false;
+  let wakeRetry: (() => void) | undefined;
 
   async function reconcileAll(): Promise<Record<RoomReconcile, number>> {
     const started = performance.now();
@@ -61,8 +65,32 @@ export function createReconciler(deps: {
     return running;
   }
 
+  /**
+   * The start-up reconcile: Redis may not answer yet (a cluster client is not ready for a moment
+   * after it connects), so it tries again after a growing pause until one succeeds or stop().
+   */
+  async function reconcileUntilDone(): Promise<void> {
+    for (let pauseMs = STARTUP_RETRY_MS; !stopped; pauseMs = Math.min(2 * pauseMs, deps.intervalMs)) {
+      try {
+        await runOnce();
+        return;
+      } catch (err) {
+        deps.logger.warn({ err, retryInMs: pauseMs }, "sync reconcile failed");
+      }
+      if (stopped) return;
+      await new Promise<void>((resolve) => {
+        const retry = setTimeout(resolve, pauseMs);
+        wakeRetry = () => {
+          clearTimeout(retry);
+          resolve();
+        };
+      });
+    }
+  }
+
   return {
     runOnce,
+    reconcileUntilDone,
 
     /** From now on, every interval: reconcile if no other process did within the interval. */
     start(): void {
@@ -76,6 +104,8 @@ export function createReconciler(deps: {
     },
 
     async stop(): Promise<void> {
+      stopped = true;
+      wakeRetry?.();
       clearInterval(timer);
       await running?.catch(() => undefined);
     },

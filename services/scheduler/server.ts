@@ -50,20 +50,22 @@ export function createSchedulerServer(deps: SchedulerServerDeps) {
   const worker = createTickWorker({ connection, prefix: schedule.keys.prefix, tick, clock, metrics, logger, options: o });
   const reconciler = createReconciler({ schedule, redis: deps.redis, metrics, logger, intervalMs: o.syncReconcileIntervalMs });
   const server = createRedisServiceServer(deps, { serviceNames: [], redis: deps.redis, routes: () => {} });
+  let reconciled: Promise<void> = Promise.resolve();
 
   return {
     reconciler,
     /** The operators' port: health and metrics (after start). */
     operatorPort: () => server.operatorPort(),
+    /** Resolves once the start-up reconcile has succeeded (or the server stopped). */
+    reconciled: () => reconciled,
     /**
-     * Listens (health, metrics), starts the worker, and starts a reconcile (reconciler.runOnce()
-     * waits for it); resolves with the port.
+     * Listens (health, metrics), starts the worker, and starts a reconcile that is retried
+     * until Redis answers (see `reconciled`); resolves with the port.
      */
     async start(): Promise<number> {
       const port = await server.start();
       worker.start();
-      // Redis may be away at start: the periodic reconcile tries again.
-      reconciler.runOnce().catch((err: unknown) => logger.warn({ err }, "sync reconcile failed"));
+      reconciled = reconciler.reconcileUntilDone();
       reconciler.start();
       return port;
     },

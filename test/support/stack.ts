@@ -116,13 +116,19 @@ export interface TestScheduler {
 }
 
 /** Starts a scheduler in this process with its own Redis connection; resolves once it has reconciled. */
-export async function startTestScheduler(opts: { name: string; redis?: RedisTarget; clock: ClockSource; sync: SyncTestOptions }): Promise<TestScheduler> {
+export async function startTestScheduler(opts: {
+  name: string;
+  redis?: RedisTarget;
+  clock: ClockSource;
+  sync: SyncTestOptions;
+  logger?: Logger;
+}): Promise<TestScheduler> {
   const target = opts.redis ?? testRedisTarget();
   const redis = testRedis(opts.name, target);
   const server = createSchedulerServer({
     redis,
     clock: opts.clock,
-    logger: testLogger(opts.name),
+    logger: opts.logger ?? testLogger(opts.name),
     metrics: new Registry(),
     options: {
       host: "127.0.0.1",
@@ -135,11 +141,18 @@ export async function startTestScheduler(opts: { name: string; redis?: RedisTarg
       ...opts.sync,
     },
   });
-  await server.start();
-  await server.reconciler.runOnce();
-  const operatorUrl = `http://127.0.0.1:${server.operatorPort()}`;
-  await eventually(async () => ((await fetch(`${operatorUrl}/healthz`)).ok ? true : undefined), WAIT_MS, `${opts.name} healthy`);
-  return { operatorUrl, server, stop: () => server.stop().finally(() => closeRedis(redis)) };
+  const stop = () => server.stop().finally(() => closeRedis(redis));
+  try {
+    await server.start();
+    await server.reconciled();
+    const operatorUrl = `http://127.0.0.1:${server.operatorPort()}`;
+    await eventually(async () => ((await fetch(`${operatorUrl}/healthz`)).ok ? true : undefined), WAIT_MS, `${opts.name} healthy`);
+    return { operatorUrl, server, stop };
+  } catch (err) {
+    // A scheduler that failed to start must not keep its ports open (Jest would never exit).
+    await stop();
+    throw err;
+  }
 }
 
 /**
@@ -147,8 +160,26 @@ export async function startTestScheduler(opts: { name: string; redis?: RedisTarg
  * connection, talking HTTP/2 to each other as in production.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const secret = opts.jwtSecret ?? randomBytes(32).toString("hex");
   const toStop: Array<() => Promise<void>> = [];
+  try {
+    return await buildStack(opts, toStop);
+  } catch (err) {
+    // A stack that failed half-way must not keep the started services' ports open (Jest would
+    // never exit).
+    await stopInReverse(toStop).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Stops each service even when another fails, the last started first; rethrows the first failure. */
+async function stopInReverse(toStop: ReadonlyArray<() => Promise<void>>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const stop of [...toStop].reverse()) await stop().catch((err: unknown) => failures.push(err));
+  if (failures.length > 0) throw failures[0];
+}
+
+async function buildStack(opts: StackOptions, toStop: Array<() => Promise<void>>): Promise<Stack> {
+  const secret = opts.jwtSecret ?? randomBytes(32).toString("hex");
   let clock = opts.clock;
   if (!clock) {
     const hostClock = createHostClock();
@@ -296,11 +327,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
      * failure. Calling it again returns the same stop.
      */
     stop() {
-      stopped ??= (async () => {
-        const failures: unknown[] = [];
-        for (const stop of [...toStop].reverse()) await stop().catch((err: unknown) => failures.push(err));
-        if (failures.length > 0) throw failures[0];
-      })();
+      stopped ??= stopInReverse(toStop);
       return stopped;
     },
   };
