@@ -4,7 +4,8 @@ import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
 import type { RedisClient } from "../common/redis.js";
 import { createRedisServiceServer, type ServiceAddressOptions, type ServiceServer } from "../common/server.js";
-import { clockRoutes, clockServiceNames } from "./routes.js";
+import { createAuthInterceptor } from "../common/auth/gate.js";
+import { clockAccess, clockRoutes, clockServiceNames } from "./routes.js";
 import { createSampleStore, type SampleStoreOptions } from "./sample-store.js";
 
 export interface ClockServerDeps {
@@ -22,6 +23,7 @@ export function createClockServer(deps: ClockServerDeps): ServiceServer {
   return createRedisServiceServer(deps, {
     serviceNames: clockServiceNames,
     redis: deps.redis,
-    routes: clockRoutes({ store, clock: deps.clock, tokens: deps.tokens }),
+    routes: clockRoutes({ store, clock: deps.clock }),
+    interceptors: [createAuthInterceptor(deps.tokens, clockAccess)],
   });
 }

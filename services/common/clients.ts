@@ -41,15 +41,22 @@ export function createInternalTransport(
  * A call that failed on the way, not at the other service (connection refused, reset, a
  * session that died with its process): connect-es reports these as INTERNAL or ABORTED, but
  * for the caller the service is unavailable, and a retry is the right answer. Errors the
- * other service sent, deadlines and cancellations pass through; the address of the service is
- * not passed on.
+ * other service sent (they come with a grpc-status) pass through with their code, message and
+ * details but without the headers of that response, which would otherwise be sent on as this
+ * service's own; deadlines and cancellations pass through; the address of the service is not
+ * passed on.
  */
 const unreachableIsUnavailable: Interceptor = (next) => async (req) => {
   try {
     return await next(req);
   } catch (err) {
     const e = ConnectError.from(err);
-    if (e.isWireError || e.code === Code.DeadlineExceeded || e.code === Code.Canceled || req.signal.aborted) throw err;
+    if (e.metadata.has("grpc-status")) {
+      const answered = new ConnectError(e.rawMessage, e.code);
+      answered.details = e.details;
+      throw answered;
+    }
+    if (e.code === Code.DeadlineExceeded || e.code === Code.Canceled || req.signal.aborted) throw err;
     throw new ConnectError("a service this call needs is unavailable; retry shortly", Code.Unavailable, undefined, undefined, err);
   }
 };

@@ -112,7 +112,7 @@ export function createRedisServiceServer(
     /** The connection whose state decides readiness. */
     redis: RedisClient;
     routes: ServiceServerOptions["routes"];
-  } & Pick<ServiceServerOptions, "readMaxBytes" | "takeStream" | "idleTimeoutMs" | "maxPendingConnections" | "connectionHandshakeMs" | "corsOrigins">,
+  } & Pick<ServiceServerOptions, "readMaxBytes" | "interceptors" | "takeStream" | "idleTimeoutMs" | "maxPendingConnections" | "connectionHandshakeMs" | "corsOrigins">,
 ): ServiceServer {
   const { serviceNames, redis, ...rest } = spec;
   return createServiceServer({

@@ -5,12 +5,10 @@ import { GatewayService } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { PlaybackService } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import { RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
-import { createAuthGate } from "../common/auth/gate.js";
+import type { Access } from "../common/auth/gate.js";
 import { reflectionRoutes } from "../common/reflection.js";
-import type { TokenService } from "../common/auth/tokens.js";
 
 export interface GatewayRoutesDeps {
-  tokens: TokenService;
   gateway: ServiceImpl<typeof GatewayService>;
   /** Proxies to the services behind the gateway. */
   auth: Partial<ServiceImpl<typeof AuthService>>;
@@ -29,13 +27,19 @@ const gatewayServices = [GatewayService, AuthService, RoomService, PlaybackServi
  * describing them, the edge clock and health.
  */
 export const gatewayRoutes = (deps: GatewayRoutesDeps) => (router: ConnectRouter) => {
-  const userOnly = { requestGate: createAuthGate(deps.tokens, "user") };
   router
-    .service(GatewayService, deps.gateway, userOnly)
+    .service(GatewayService, deps.gateway)
     .service(AuthService, deps.auth)
-    .service(RoomService, deps.rooms, userOnly)
-    .service(PlaybackService, deps.playback, userOnly);
+    .service(RoomService, deps.rooms)
+    .service(PlaybackService, deps.playback);
   reflectionRoutes([...gatewayServices, ClockService, Health])(router);
+};
+
+/** Login is public; everything else on the public port needs a user token. */
+export const gatewayAccess: Record<string, Access> = {
+  [GatewayService.typeName]: "user",
+  [RoomService.typeName]: "user",
+  [PlaybackService.typeName]: "user",
 };
 
 export const gatewayServiceNames = gatewayServices.map((s) => s.typeName);

@@ -26,7 +26,8 @@ import { createGatewayMetrics } from "./metrics.js";
 import { createRoomHub } from "./room-hub.js";
 import { createRoomRequests, type RoomRequests } from "./room-requests.js";
 import { createPeerClockMonitor } from "./peer-clock-monitor.js";
-import { gatewayRoutes, gatewayServiceNames } from "./routes.js";
+import { createAuthInterceptor } from "../common/auth/gate.js";
+import { gatewayAccess, gatewayRoutes, gatewayServiceNames } from "./routes.js";
 
 /** Where this process reaches a port it listens on at `host` (any address: loopback). */
 const loopbackFor = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host);
@@ -120,8 +121,8 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     corsOrigins: o.corsOrigins,
     maxPendingConnections: o.maxPendingConnections,
     connectionHandshakeMs: o.connectionHandshakeMs,
+    interceptors: [createAuthInterceptor(tokens, gatewayAccess)],
     routes: gatewayRoutes({
-      tokens,
       gateway: createGatewayService({ core, logger }),
       auth: calls.wrap(
         limitLogins(createUnaryProxy(AuthService, createClient(AuthService, roomsTransport)), {

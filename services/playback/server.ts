@@ -7,7 +7,8 @@ import { createRedisServiceServer, type ServiceAddressOptions } from "../common/
 import { allHooks, createCommandRunner, type CommandRunner } from "./command-runner.js";
 import type { BufferOptions, SyncOptions } from "./config.js";
 import { createPlaybackStore } from "./playback-store.js";
-import { playbackRoutes, playbackServiceNames } from "./routes.js";
+import { createAuthInterceptor } from "../common/auth/gate.js";
+import { playbackAccess, playbackRoutes, playbackServiceNames } from "./routes.js";
 import { createSyncSchedule } from "./sync-schedule.js";
 import { createTrackEndTimer } from "./track-end.js";
 
@@ -43,12 +44,12 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
   const server = createRedisServiceServer(deps, {
     serviceNames: playbackServiceNames,
     redis: deps.redis,
+    interceptors: [createAuthInterceptor(tokens, playbackAccess)],
     routes: playbackRoutes({
       store,
       run,
       clock,
       buffer: o,
-      tokens,
     }),
   });
   return {

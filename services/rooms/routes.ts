@@ -1,7 +1,7 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { AuthService } from "../../gen/groovebox/auth/v1/auth_pb.js";
 import { PresenceService, RoomService } from "../../gen/groovebox/room/v1/room_pb.js";
-import { createAuthGate } from "../common/auth/gate.js";
+import type { Access } from "../common/auth/gate.js";
 import type { TokenService } from "../common/auth/tokens.js";
 import { createAuthService } from "./auth-service.js";
 import type { DeviceStore } from "./device-store.js";
@@ -21,7 +21,12 @@ export interface RoomsDeps extends RoomServiceDeps {
 export const roomsRoutes = (deps: RoomsDeps) => (router: ConnectRouter) =>
   router
     .service(AuthService, createAuthService(deps))
-    .service(RoomService, { ...createRoomService(deps), ...createMemberSyncService(deps) }, { requestGate: createAuthGate(deps.tokens, "user-or-service") })
-    .service(PresenceService, createPresenceService(deps), { requestGate: createAuthGate(deps.tokens, "service") });
+    .service(RoomService, { ...createRoomService(deps), ...createMemberSyncService(deps) })
+    .service(PresenceService, createPresenceService(deps));
+
+export const roomsAccess: Record<string, Access> = {
+  [RoomService.typeName]: "user-or-service",
+  [PresenceService.typeName]: "service",
+};
 
 export const roomsServiceNames = [AuthService.typeName, RoomService.typeName, PresenceService.typeName];

@@ -8,7 +8,8 @@ import { createRedisServiceServer, type ServiceAddressOptions } from "../common/
 import { createDeviceStore, DEFAULT_DEVICE_TTL_MS } from "./device-store.js";
 import { createPresenceSweeper } from "./presence-sweeper.js";
 import { createRoomStore, type RoomStoreOptions } from "./room-store.js";
-import { roomsRoutes, roomsServiceNames } from "./routes.js";
+import { createAuthInterceptor } from "../common/auth/gate.js";
+import { roomsAccess, roomsRoutes, roomsServiceNames } from "./routes.js";
 
 export interface RoomsServerDeps {
   redis: RedisClient;
@@ -27,6 +28,7 @@ export function createRoomsServer(deps: RoomsServerDeps) {
   const server = createRedisServiceServer(deps, {
     serviceNames: roomsServiceNames,
     redis: deps.redis,
+    interceptors: [createAuthInterceptor(deps.tokens, roomsAccess)],
     routes: roomsRoutes({
       store,
       devices,

@@ -1,11 +1,11 @@
-import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { InvalidTokenError, type Principal, type TokenService } from "./tokens.js";
 
 /** The verified caller of the current request; undefined for public methods. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "principal" });
 
-/** Who may call a set of methods. */
-export type Access = "public" | "user" | "service" | "user-or-service";
+/** Who may call a service's methods (a service that needs no credential is left out). */
+export type Access = "user" | "service" | "user-or-service";
 
 /** The token of an Authorization header value ("Bearer <token>"), or undefined. */
 function bearerToken(authorization: string | null | undefined): string | undefined {
@@ -17,7 +17,7 @@ function bearerToken(authorization: string | null | undefined): string | undefin
  * Admits a caller by the Authorization header value: the verified principal, or
  * UNAUTHENTICATED without a valid token and PERMISSION_DENIED for the wrong kind of caller.
  */
-export async function authenticate<A extends Exclude<Access, "public">>(
+export async function authenticate<A extends Access>(
   tokens: TokenService,
   authorization: string | null | undefined,
   access: A,
@@ -40,13 +40,17 @@ export async function authenticate<A extends Exclude<Access, "public">>(
 }
 
 /**
- * A request gate (runs on the headers, before any request message is read) that admits
- * callers by their token (see authenticate) and puts the verified principal in the context.
+ * Admits callers by their token (see authenticate) before a method runs, with the access its
+ * service needs (services not in `access` are public), and puts the verified principal in the
+ * context. A stream is admitted before its first message is read.
  */
-export function createAuthGate(tokens: TokenService, access: Access) {
-  return async (ctx: HandlerContext): Promise<void> => {
-    if (access === "public") return;
-    ctx.values.set(principalKey, await authenticate(tokens, ctx.requestHeader.get("authorization"), access));
+export function createAuthInterceptor(tokens: TokenService, access: Readonly<Record<string, Access>>): Interceptor {
+  return (next) => async (req) => {
+    const needed = access[req.service.typeName];
+    if (needed !== undefined) {
+      req.contextValues.set(principalKey, await authenticate(tokens, req.header.get("authorization"), needed));
+    }
+    return next(req);
   };
 }
 
