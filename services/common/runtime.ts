@@ -5,6 +5,7 @@ import { createHostClock, type HostClock } from "./clock/host-clock.js";
 import { ConfigError, commonSettings, loadConfig, type ConfigOf, type ConfigSpec, type EnvSource } from "./config.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetricsRegistry } from "./metrics.js";
+import { installProcessGuard } from "./process-guard.js";
 import { closeRedis, createRedis, type RedisClient } from "./redis.js";
 import type { Registry } from "prom-client";
 
@@ -60,7 +61,9 @@ export interface Stoppable {
 /**
  * Runs a service process: starts it, and on SIGTERM or SIGINT (or when the supervisor that
  * started it with an IPC channel goes away) stops it gracefully and exits 0 (a second signal,
- * or a shutdown longer than the grace period and 5 s, exits at once with 1).
+ * or a shutdown longer than the grace period and 5 s, exits at once with 1). An unhandled
+ * rejection is logged and the process goes on; an uncaught exception is logged and the
+ * service is stopped gracefully, exiting 1 (see installProcessGuard).
  * A bad configuration prints its message and exits 1.
  */
 export function runMain(
@@ -70,13 +73,13 @@ export function runMain(
   start().then(
     ({ running, logger, shutdownGraceMs }) => {
       let stopping = false;
-      const onSignal = (signal: NodeJS.Signals) => {
+      const shutdown = (reason: string, exitCode: 0 | 1) => {
         if (stopping) {
-          logger.warn({ signal }, "second signal: exiting now");
+          logger.warn({ reason }, "second signal: exiting now");
           process.exit(1);
         }
         stopping = true;
-        logger.info({ signal }, "shutting down");
+        logger.info({ reason }, "shutting down");
         // A dependency that does not answer (Redis gone) must not keep the process alive.
         setTimeout(() => {
           logger.error("shutdown did not finish in time; exiting");
@@ -85,7 +88,7 @@ export function runMain(
         running.stop().then(
           () => {
             logger.info("stopped");
-            process.exit(0);
+            process.exit(exitCode);
           },
           (err: unknown) => {
             logger.error({ err }, "shutdown failed");
@@ -93,8 +96,10 @@ export function runMain(
           },
         );
       };
+      const onSignal = (signal: NodeJS.Signals) => shutdown(signal, 0);
       process.on("SIGTERM", onSignal);
       process.on("SIGINT", onSignal);
+      installProcessGuard(logger, (reason) => !stopping && shutdown(reason, 1));
       // Started by a supervisor with an IPC channel (npm start runs each service in its own
       // process group, out of reach of the terminal's Ctrl-C): stop when it is gone.
       if (process.channel) {
