@@ -22,18 +22,6 @@ export const permissionDenied = (message: string) => new DomainError(Code.Permis
 export const failedPrecondition = (message: string) => new DomainError(Code.FailedPrecondition, message);
 
 /**
- * An error met while reading a client's request messages. connect-es reports a binary
- * message it cannot decode as INTERNAL (as grpc-go does); it is the client's malformed input,
- * so the client is told INVALID_ARGUMENT.
- */
-export function requestReadError(err: unknown): unknown {
-  if (err instanceof ConnectError && err.code === Code.Internal && err.rawMessage.startsWith("parse binary")) {
-    return new ConnectError(`malformed message: ${err.rawMessage}`, Code.InvalidArgument);
-  }
-  return err;
-}
-
-/**
  * Node's codes for a write to, or a read from, a stream the peer has reset or closed: the
  * client went away. Matched by code along the cause chain, never by class: Node creates these
  * errors in its own realm, so `instanceof Error` fails for them under Jest's VM contexts.

@@ -5,14 +5,16 @@ import { universalRequestFromNodeRequest, universalResponseToNodeResponse } from
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { isClientGone } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { checkedRequest } from "./request-check.js";
 
 export type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 export type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 export type NodeHandler = (req: NodeRequest, res: NodeResponse) => void;
 
 /**
- * A Node request handler over connect-es's router: what connectNodeAdapter does, with the
- * failures of writing a response logged through the service's logger. connectNodeAdapter
+ * A Node request handler over connect-es's router: what connectNodeAdapter does, with request
+ * bodies checked on the way in (see checkedRequest) and the failures of writing a response
+ * logged through the service's logger. connectNodeAdapter
  * prints them with console.error, including the ordinary case of a client that hung up while
  * a stream message was being written.
  */
@@ -27,6 +29,7 @@ export function createRpcHandler(opts: {
 }): NodeHandler {
   const router = createConnectRouter(opts.router);
   opts.routes(router);
+  const maxBytes = opts.router.readMaxBytes ?? 0xffffffff;
   const handlers = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
   return (req, res) => {
     const handler = handlers.get((req.url ?? "").split("?", 1)[0]!);
@@ -39,7 +42,8 @@ export function createRpcHandler(opts: {
       }
       return;
     }
-    handler(universalRequestFromNodeRequest(req, res, undefined, opts.contextValues?.(req)))
+    const request = universalRequestFromNodeRequest(req, res, undefined, opts.contextValues?.(req));
+    handler(checkedRequest(request, handler.method, maxBytes))
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       .catch((err: unknown) => {
         const rpc = handler.method.name;

@@ -2,7 +2,7 @@ import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect
 import { GatewayService, type ClientMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { requireUser } from "../common/auth/gate.js";
 import { resetCallKey } from "../common/call-reset.js";
-import { requestReadError, toConnectError } from "../common/errors.js";
+import { toConnectError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { requireId } from "../common/validate.js";
 import type { StreamCore, StreamKind } from "./stream-core.js";
@@ -30,7 +30,7 @@ export function createGatewayService(deps: { core: StreamCore; logger: Logger })
       await session.settled();
       session.close();
     } catch (err) {
-      session.fail(requestReadError(err));
+      session.fail(err);
     }
   }
 

@@ -1,13 +1,13 @@
 import * as http2 from "node:http2";
-import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ClientMessageSchema, SubscribeRequestSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { authenticate } from "../common/auth/gate.js";
 import type { TokenService } from "../common/auth/tokens.js";
-import { DomainError, toConnectError } from "../common/errors.js";
+import { toConnectError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { requireId } from "../common/validate.js";
-import { encodeGrpcMessage, FrameError, FrameReader, GRPC_CONTENT_TYPES, grpcTimeoutMs, serverMessageFrame, sharedServerMessageFrame } from "./grpc-wire.js";
+import { decodeRequest, EnvelopeReader, notOneMessage } from "../common/envelopes.js";
+import { encodeGrpcMessage, GRPC_CONTENT_TYPES, grpcTimeoutMs, serverMessageFrame, sharedServerMessageFrame } from "./grpc-wire.js";
 import type { StreamCore, StreamKind } from "./stream-core.js";
 import type { StreamSession } from "./stream-session.js";
 
@@ -114,9 +114,12 @@ export function createGrpcStreams(deps: {
     }
   }
 
-  /** Feeds the request body's messages to the session. */
+  /**
+   * Feeds the request body's messages to the session. Subscribe takes exactly one message; a
+   * body that ends inside a message fails the call (a truncated message is never taken).
+   */
   function read(kind: StreamKind, session: StreamSession, stream: http2.ServerHttp2Stream): void {
-    const frames = new FrameReader(deps.maxMessageBytes);
+    const envelopes = new EnvelopeReader(deps.maxMessageBytes);
     let subscribed = false;
     // Once the call has failed, nothing more is read (or buffered): the client gets no more
     // flow-control credit and the call ends.
@@ -127,37 +130,37 @@ export function createGrpcStreams(deps: {
     });
     stream.on("data", (chunk: Buffer) => {
       if (stopped) return;
-      let payloads: Uint8Array[];
       try {
-        payloads = frames.push(chunk);
-      } catch (err) {
-        const e = err as FrameError;
-        session.fail(new ConnectError(e.message, e.tooLarge ? Code.ResourceExhausted : Code.Unimplemented));
-        return;
-      }
-      for (const payload of payloads) {
-        const receivedAt = core.now();
-        try {
+        for (const payload of envelopes.push(chunk)) {
+          const receivedAt = core.now();
           if (kind === "connect") {
-            core.receive(session, fromBinary(ClientMessageSchema, payload), receivedAt);
-          } else if (!subscribed) {
+            core.receive(session, decodeRequest(ClientMessageSchema, payload, true), receivedAt);
+          } else if (subscribed) {
+            throw notOneMessage("more");
+          } else {
             subscribed = true;
-            core.subscribe(session, requireId(fromBinary(SubscribeRequestSchema, payload).roomId, "room_id"));
+            core.subscribe(session, requireId(decodeRequest(SubscribeRequestSchema, payload, true).roomId, "room_id"));
           }
-        } catch (err) {
-          session.fail(err instanceof DomainError ? err : new ConnectError(`malformed message: ${(err as Error).message}`, Code.InvalidArgument));
-          return;
+          if (stopped) return;
         }
-        if (stopped) return;
+      } catch (err) {
+        session.fail(err);
       }
     });
-    stream.on("end", () => {
-      if (kind === "subscribe") {
-        if (!subscribed) session.fail(new ConnectError("Subscribe needs a request", Code.InvalidArgument));
+    const ended = () => {
+      if (stopped) return;
+      try {
+        envelopes.end();
+        if (kind === "subscribe" && !subscribed) throw notOneMessage("none");
+      } catch (err) {
+        session.fail(err);
         return;
       }
-      void session.settled().then(() => session.close());
-    });
+      if (kind === "connect") void session.settled().then(() => session.close());
+    };
+    // A body that ended while the caller's token was checked has emitted "end" already.
+    if (stream.readableEnded) ended();
+    else stream.on("end", ended);
   }
 
   async function serve(kind: StreamKind, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {

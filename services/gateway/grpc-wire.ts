@@ -34,40 +34,6 @@ export function sharedServerMessageFrame(msg: ServerMessageInit): Buffer {
   return frame;
 }
 
-export class FrameError extends Error {
-  constructor(
-    message: string,
-    readonly tooLarge: boolean,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Splits a request body into gRPC frames as chunks arrive. Refuses compressed frames (the
- * gateway offers identity only) and frames over `maxBytes` before buffering them.
- */
-export class FrameReader {
-  private pending: Buffer = Buffer.alloc(0);
-
-  constructor(private readonly maxBytes: number) {}
-
-  /** The complete frames' payloads so far; throws FrameError for a frame it will not take. */
-  push(chunk: Buffer): Uint8Array[] {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const frames: Uint8Array[] = [];
-    while (this.pending.length >= 5) {
-      if (this.pending[0] !== 0) throw new FrameError("compressed messages are not accepted (grpc-accept-encoding: identity)", false);
-      const length = this.pending.readUInt32BE(1);
-      if (length > this.maxBytes) throw new FrameError(`message of ${length} bytes is over the limit of ${this.maxBytes}`, true);
-      if (this.pending.length < 5 + length) break;
-      frames.push(this.pending.subarray(5, 5 + length));
-      this.pending = this.pending.subarray(5 + length);
-    }
-    return frames;
-  }
-}
-
 /** Longer deadlines than a timer can hold (about 24.8 days) are as good as none. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
