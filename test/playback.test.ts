@@ -215,6 +215,11 @@ describe("playback: the room's timeline", () => {
     await bad(ada.playback.seek({ roomId, positionMs: 60_000 }, ada.auth), Code.InvalidArgument);
     await bad(ada.playback.seek({ roomId, positionMs: NaN }, ada.auth), Code.InvalidArgument);
     await bad(ada.playback.pause({ roomId, expectedVersion: 7n }, ada.auth), Code.FailedPrecondition);
+    // uint64 beyond 2^53: the error names the number sent, not a rounded double.
+    await expect(ada.playback.pause({ roomId, expectedVersion: 2n ** 64n - 1n }, ada.auth)).rejects.toMatchObject({
+      code: Code.FailedPrecondition,
+      rawMessage: "the timeline is at version 1, not 18446744073709551615",
+    });
     expect((await ada.playback.getPlayback({ roomId }, ada.auth)).state).toMatchObject({ version: 1n, playing: true });
     close();
   });

@@ -40,8 +40,8 @@ export interface Command {
   roomId: string;
   /** The DJ's user id; "" for the system (a track reaching its end). */
   djId: string;
-  /** The version the client expects the timeline to be at, if it said. */
-  expectedVersion?: number;
+  /** The version the client expects the timeline to be at, if it said (uint64: any value, compared exactly). */
+  expectedVersion?: bigint;
   /**
    * The change at `nowMs` from the current (effective) timeline, knowing the room's fresh round
    * trips (for a start buffer); throws TimelineStateError when not allowed. Runs after the DJ
@@ -73,7 +73,7 @@ export function createCommandRunner(deps: {
       if (room === undefined) throw notFound("room not found");
       if (cmd.djId !== "" && room.currentDjId !== cmd.djId) throw permissionDenied("only the room's DJ may control playback");
       const stored = room.timeline;
-      if (cmd.expectedVersion !== undefined && cmd.expectedVersion !== stored.version) {
+      if (cmd.expectedVersion !== undefined && cmd.expectedVersion !== BigInt(stored.version)) {
         throw failedPrecondition(`the timeline is at version ${stored.version}, not ${cmd.expectedVersion}`);
       }
       const nowMs = clock.now();

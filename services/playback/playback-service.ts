@@ -28,8 +28,6 @@ function requirePosition(value: number, field: string, durationMs: number | unde
   return value;
 }
 
-const expected = (v: bigint | undefined) => (v === undefined ? undefined : Number(v));
-
 /** PlaybackService: the DJ's commands on the room's timeline, and reads for members. */
 export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<typeof PlaybackService> {
   const { run, clock } = deps;
@@ -51,7 +49,7 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
     const { next, nowMs } = await run({
       roomId,
       djId: dj.userId,
-      expectedVersion: expected(req.expectedVersion),
+      expectedVersion: req.expectedVersion,
       change: kind,
       transition,
     });
@@ -69,7 +67,7 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
       const { next, nowMs } = await run({
         roomId,
         djId: dj.userId,
-        expectedVersion: expected(req.expectedVersion),
+        expectedVersion: req.expectedVersion,
         change: "started",
         transition: (t, now, rtt) => start(t, { trackId, positionMs, trackDurationMs: durationMs, bufferMs: bufferFor(rtt), nowMs: now }),
       });

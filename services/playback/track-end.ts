@@ -50,7 +50,7 @@ export function createTrackEndTimer(deps: {
     await deps.run()({
       roomId,
       djId: "",
-      expectedVersion: version,
+      expectedVersion: BigInt(version),
       change: PlaybackChange.ENDED,
       transition: (t, nowMs) => {
         // The runner sees a track past its end as idle already; anything else did not end.
