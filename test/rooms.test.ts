@@ -118,6 +118,19 @@ describe("rooms: create, join, leave, DJ", () => {
     stream.cancel();
   });
 
+  it("answers leave_room with one room_left", async () => {
+    const ada = await guest(gw, "Ada");
+    const bob = await guest(gw, "Bob");
+    const room = (await ada.rooms.createRoom({}, ada.auth)).state!;
+    const stream = await bob.connect();
+    await joinOnStream(stream, room.roomCode);
+    const leave = await stream.request({ requestId: "leave", message: { case: "leaveRoom", value: {} } });
+    expect(leave.message).toMatchObject({ case: "roomLeft", value: { roomId: room.roomId, reason: LeaveReason.LEFT } });
+    // Anything else the gateway sent about the leave was queued before its answer: nothing left now.
+    await expect(stream.next("roomLeft", 0)).rejects.toThrow(/no roomLeft/);
+    stream.cancel();
+  });
+
   it("moves a stream between rooms: joining another leaves the first", async () => {
     const ada = await guest(gw, "Ada");
     const bob = await guest(gw, "Bob");

@@ -33,6 +33,11 @@ export function createRoomRequests(deps: RoomRequestDeps) {
   const { presence, rooms, playback, hub, reporter, logger } = deps;
   /** Detach calls of ended streams still in flight (awaited on shutdown). */
   const detaching = new Set<Promise<unknown>>();
+  /**
+   * Streams with a leave_room in progress, and the room: that request answers room_left, so
+   * the member_left it causes (often back before the call's answer) does not answer it again.
+   */
+  const leaving = new Map<StreamSession, string>();
 
   function answerError(session: StreamSession, requestId: string, err: unknown): void {
     const e = ConnectError.from(err);
@@ -150,11 +155,14 @@ export function createRoomRequests(deps: RoomRequestDeps) {
         session.sendError(requestId, Code.FailedPrecondition, "the stream is not in a room");
         return;
       }
+      leaving.set(session, roomId);
       try {
         await presence.detachSession({ roomId, sessionId: session.id, leave: true });
       } catch (err) {
         answerError(session, requestId, err);
         return;
+      } finally {
+        leaving.delete(session);
       }
       leaveLocally(session);
       session.send({ requestId, message: { case: "roomLeft", value: { roomId, reason: LeaveReason.LEFT } } });
@@ -200,7 +208,7 @@ export function createRoomRequests(deps: RoomRequestDeps) {
 
     /** The member's streams here leave with them (they left elsewhere or timed out). */
     memberGone(session: StreamSession, roomId: string, reason: LeaveReason): void {
-      if (session.roomId !== roomId) return;
+      if (session.roomId !== roomId || leaving.get(session) === roomId) return;
       leaveLocally(session);
       session.send({ message: { case: "roomLeft", value: { roomId, reason } } });
     },
