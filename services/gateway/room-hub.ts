@@ -93,7 +93,7 @@ export function createRoomHub(deps: {
 
   function deliver(session: StreamSession, room: LocalRoom, event: RoomEventMessage): void {
     if (session.roomId !== room.roomId) return;
-    session.deliverRoomEvent(event.message);
+    session.deliverRoomEvent(room.roomId, event.message);
     if (event.gone?.userId === session.user.userId) deps.onMemberGone(session, room.roomId, event.gone.reason);
   }
 

@@ -64,14 +64,23 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     detaching.add(call);
   }
 
-  /** Subscribes the session to its new room; resolves with the state to answer with, fresh if needed. */
-  async function enterRoom(session: StreamSession, state: RoomState): Promise<RoomState> {
+  /**
+   * Subscribes the session to its new room and answers `requestId` with the room's state,
+   * fresh if needed. The room's events are held from before the subscription until the state
+   * is sent.
+   */
+  async function enterRoom(session: StreamSession, requestId: string, state: RoomState): Promise<void> {
     session.roomId = state.roomId;
     reporter.setRoom(session.id, state.roomId, "");
-    const { fresh } = await hub.add(session, state.roomId, state.seq);
-    if (!fresh) return state;
-    // Events between the attach and the subscription were not seen here: read again.
-    return (await rooms.getRoomState({ roomId: state.roomId })).state ?? state;
+    session.holdEvents(state.roomId);
+    let answer: RoomState | undefined;
+    try {
+      const { fresh } = await hub.add(session, state.roomId, state.seq);
+      // Events between the attach and the subscription were not seen here: read again.
+      answer = fresh ? ((await rooms.getRoomState({ roomId: state.roomId })).state ?? state) : state;
+    } finally {
+      session.releaseEvents(state.roomId, requestId, answer);
+    }
   }
 
   async function attach(
@@ -79,8 +88,10 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     requestId: string,
     room: { case: "roomCode"; value: string } | { case: "roomId"; value: string },
   ): Promise<void> {
-    session.holdEvents();
-    let answer: RoomState | undefined;
+    // Joining the room the stream is in answers with a state read meanwhile: hold its events.
+    const current = session.roomId;
+    if (current !== "") session.holdEvents(current);
+    let again: RoomState | undefined;
     try {
       const { state } = await presence.attachSession({
         sessionId: session.id,
@@ -91,7 +102,7 @@ export function createRoomRequests(deps: RoomRequestDeps) {
       if (state === undefined) throw new ConnectError("rooms service sent no state", Code.Internal);
       const previous = session.roomId;
       if (previous === state.roomId) {
-        answer = state; // joined the room it is in: just the state again
+        again = state; // joined the room it is in: just the state again
         return;
       }
       if (previous !== "") {
@@ -99,7 +110,7 @@ export function createRoomRequests(deps: RoomRequestDeps) {
         detachInBackground(session, previous, true);
       }
       try {
-        answer = await enterRoom(session, state);
+        await enterRoom(session, requestId, state);
       } catch (err) {
         // Half in: undo, so the session is neither subscribed nor attached.
         leaveLocally(session);
@@ -107,7 +118,7 @@ export function createRoomRequests(deps: RoomRequestDeps) {
         throw err;
       }
     } finally {
-      session.releaseEvents(requestId, answer);
+      if (current !== "") session.releaseEvents(current, requestId, again);
     }
   }
 
@@ -175,14 +186,15 @@ export function createRoomRequests(deps: RoomRequestDeps) {
         session.sendError(requestId, Code.FailedPrecondition, "the stream is not in a room");
         return;
       }
-      session.holdEvents();
+      session.holdEvents(roomId);
       let state: RoomState | undefined;
       try {
         state = (await rooms.getRoomState({ roomId }, { headers: { authorization: session.authorization } })).state;
       } catch (err) {
         answerError(session, requestId, err);
       } finally {
-        session.releaseEvents(requestId, session.roomId === roomId ? state : undefined);
+        const sent = session.releaseEvents(roomId, requestId, state);
+        if (state !== undefined && !sent) session.sendError(requestId, Code.FailedPrecondition, "the stream left the room meanwhile");
       }
     },
 
@@ -245,14 +257,14 @@ export function createRoomRequests(deps: RoomRequestDeps) {
 
     /** Sends the room's state again to these streams (after a lost subscription or a gap), read once for all. */
     async refetch(roomId: string, sessions: StreamSession[]): Promise<void> {
-      for (const s of sessions) s.holdEvents();
+      for (const s of sessions) s.holdEvents(roomId);
       let state: RoomState | undefined;
       try {
         state = (await rooms.getRoomState({ roomId })).state;
       } catch (err) {
         logger.warn({ err, roomId }, "room state refetch failed");
       } finally {
-        for (const s of sessions) s.releaseEvents("", s.roomId === roomId ? state : undefined);
+        for (const s of sessions) s.releaseEvents(roomId, "", state);
       }
     },
 

@@ -18,6 +18,17 @@ interface PongRecord {
 /** How many recent pongs a stream remembers (a client reports the previous one). */
 const PONGS_REMEMBERED = 4;
 
+/**
+ * A room whose state is being fetched for the stream (by one or more fetches at once): its
+ * events wait here until every fetch of it is done, so none overtakes a state read before it.
+ */
+interface HeldRoom {
+  fetches: number;
+  events: ServerMessageInit[];
+  /** The newest state sent while the room is held: a fetch that read an older one answers with this. */
+  newest?: RoomState;
+}
+
 export interface StreamLimits {
   maxPingsPerSecond: number;
   pingBurst: number;
@@ -45,11 +56,11 @@ export class StreamSession {
   private pingViolations = 0;
   private pendingRequests = 0;
   private requestChain: Promise<void> = Promise.resolve();
-  /** Room events at or below this seq (of room floorRoom) the client has already. */
+  /** Room events at or below this seq (of room floorRoom, whose state the client has) the client has already. */
   private eventFloor = 0n;
   private floorRoom = "";
-  /** While a room state is being fetched: the room's events that arrive meanwhile. */
-  private held: ServerMessageInit[] | undefined;
+  /** Rooms with a state fetch in progress (join, get_room_state, refetch), each with its own held events. */
+  private readonly held = new Map<string, HeldRoom>();
 
   constructor(
     readonly id: string,
@@ -79,44 +90,61 @@ export class StreamSession {
   }
 
   /**
-   * Delivers a room event. While a room state is being fetched the event is held until the
-   * state is sent; events the client has (in a state or as events) are skipped.
+   * Delivers an event of room `roomId`. While a state of the room is being fetched the event is
+   * held until every such fetch is done; events of another room than the stream's, or that the
+   * client has (in a state or as events), are skipped.
    */
-  deliverRoomEvent(event: ServerMessageInit): void {
-    if (this.held) {
-      if (this.held.length >= this.limits.outboundCapacity) {
+  deliverRoomEvent(roomId: string, event: ServerMessageInit): void {
+    const held = this.held.get(roomId);
+    if (held !== undefined) {
+      if (held.events.length >= this.limits.outboundCapacity) {
         this.fail(new ConnectError("stream is too slow: too many events while fetching the room", Code.ResourceExhausted));
         return;
       }
-      this.held.push(event);
+      held.events.push(event);
       return;
     }
     const seq = event.seq ?? 0n;
-    if (seq <= this.eventFloor) return;
+    if (roomId !== this.roomId || roomId !== this.floorRoom || seq <= this.eventFloor) return;
     this.eventFloor = seq;
     this.send(event);
   }
 
-  /** A room state is being fetched (join, refetch): room events are held from now on. */
-  holdEvents(): void {
-    this.held ??= [];
+  /**
+   * A state of room `roomId` is being fetched (join, get_room_state, refetch): the room's
+   * events are held from now on. Each call is ended by one releaseEvents for the same room.
+   */
+  holdEvents(roomId: string): void {
+    const held = this.held.get(roomId);
+    if (held === undefined) this.held.set(roomId, { fetches: 1, events: [] });
+    else held.fetches++;
   }
 
   /**
-   * The fetch is done: `state` (undefined when it failed) is sent as the answer to
-   * `requestId`, then the held events newer than it. A state is never older than events the
-   * client already has: it was read after they were delivered.
+   * A fetch of room `roomId` is done: its `state` (undefined when it failed) is sent as the
+   * answer to `requestId` if the stream is still in that room, or the newer state another
+   * fetch of the room sent meanwhile. Once no fetch of the room is left, its held events newer
+   * than what the client has follow. A state is read after its fetch began holding the room's
+   * events, so it is never older than events the client already has. Returns whether a state
+   * was sent.
    */
-  releaseEvents(requestId: string, state: RoomState | undefined): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    if (state !== undefined) {
+  releaseEvents(roomId: string, requestId: string, state: RoomState | undefined): boolean {
+    const held = this.held.get(roomId);
+    if (held === undefined) throw new Error(`releaseEvents(${roomId}) without holdEvents`);
+    let sent = false;
+    if (state !== undefined && roomId === this.roomId) {
+      const answer = held.newest !== undefined && held.newest.seq > state.seq ? held.newest : state;
+      held.newest = answer;
       // Sequence numbers are per room: a state of another room starts its own count.
-      if (state.roomId !== this.floorRoom || state.seq > this.eventFloor) this.eventFloor = state.seq;
-      this.floorRoom = state.roomId;
-      this.send({ requestId, message: { case: "roomState", value: state } });
+      if (roomId !== this.floorRoom || answer.seq > this.eventFloor) this.eventFloor = answer.seq;
+      this.floorRoom = roomId;
+      this.send({ requestId, message: { case: "roomState", value: answer } });
+      sent = true;
     }
-    for (const event of held) this.deliverRoomEvent(event);
+    if (--held.fetches > 0) return sent;
+    this.held.delete(roomId);
+    for (const event of held.events) this.deliverRoomEvent(roomId, event);
+    return sent;
   }
 
   /**
