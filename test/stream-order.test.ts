@@ -27,6 +27,9 @@ import { inspectRedis, testLogger, testRedis } from "./support/stack.js";
 
 type StateInit = MessageInitShape<typeof RoomStateSchema>;
 
+/** Events a room may have waiting for fan-out here. */
+const BACKLOG = 32;
+
 /**
  * The gateway's room requests and fan-out against a real Redis, with a rooms service on a real
  * HTTP/2 port whose room-state reads the test answers one by one: the order in which fetches
@@ -39,6 +42,8 @@ describe("a stream's room states and events, in order", () => {
   const metrics = createGatewayMetrics(new Registry());
   /** Room-state reads waiting for the test's answer. */
   const reads: Array<{ roomId: string; answer(state: StateInit): void }> = [];
+  /** Rooms whose reads are answered at once, with this state (and how many were). */
+  const answering = new Map<string, { state: StateInit; reads: number }>();
   /** The state each join code attaches to. */
   const rooms = new Map<string, StateInit>();
   let server: Http2Server;
@@ -54,7 +59,14 @@ describe("a stream's room states and events, in order", () => {
         touchMember: async () => ({}),
       });
       router.service(RoomService, {
-        getRoomState: (req) => new Promise((resolve) => reads.push({ roomId: req.roomId, answer: (state) => resolve({ state }) })),
+        getRoomState: (req) => {
+          const auto = answering.get(req.roomId);
+          if (auto !== undefined) {
+            auto.reads++;
+            return Promise.resolve({ state: auto.state });
+          }
+          return new Promise((resolve) => reads.push({ roomId: req.roomId, answer: (state) => resolve({ state }) }));
+        },
       });
     };
     server = createServer(connectNodeAdapter({ routes }));
@@ -69,6 +81,7 @@ describe("a stream's room states and events, in order", () => {
       metrics,
       onMemberGone: (session, roomId, reason) => requests.memberGone(session, roomId, reason),
       onMissed: (roomId, sessions) => void requests.refetch(roomId, sessions),
+      maxBacklog: BACKLOG,
     });
     requests = createRoomRequests({
       presence: createClient(PresenceService, transport),
@@ -100,14 +113,19 @@ describe("a stream's room states and events, in order", () => {
     return { session, sent, sentOne };
   }
 
-  /** A room event as a rooms-service script publishes it: member `userId` joined. */
+  /** A room event frame as a rooms-service script publishes it: member `roomId-seq` joined. */
+  const frame = (roomId: string, seq: number) =>
+    Buffer.concat([
+      Buffer.from(`${seq}:`),
+      toBinary(RoomEventSchema, create(RoomEventSchema, { roomId, event: { case: "memberJoined", value: { member: { userId: `${roomId}-${seq}` } } } })),
+    ]);
   let eventsReceived = 0;
-  async function publish(roomId: string, seq: number, userId: string): Promise<void> {
-    const event = toBinary(RoomEventSchema, create(RoomEventSchema, { roomId, event: { case: "memberJoined", value: { member: { userId } } } }));
-    await publisher.spublish(roomKeys.events(roomId), Buffer.concat([Buffer.from(`${seq}:`), event]));
+  const received = async () => (await metrics.roomEvents.get()).values[0]?.value ?? 0;
+  async function publish(roomId: string, seq: number): Promise<void> {
+    await publisher.spublish(roomKeys.events(roomId), frame(roomId, seq));
     // The hub hands an event to a small room's streams as it arrives.
     const expected = ++eventsReceived;
-    await eventually(async () => ((await metrics.roomEvents.get()).values[0]!.value >= expected ? true : undefined), 5000, `event ${userId}`);
+    await eventually(async () => ((await received()) >= expected ? true : undefined), 5000, `event ${seq}`);
   }
 
   /** The next room-state read the gateway makes (of `roomId`), once it has reached the rooms service. */
@@ -148,16 +166,16 @@ describe("a stream's room states and events, in order", () => {
     const joined = requests.join(session, "join", `code-${roomId}`);
     (await nextRead(roomId)).answer(state(roomId, 0)); // the first stream of the room here: read again
     await joined;
-    await publish(roomId, 1, `${roomId}-1`);
+    await publish(roomId, 1);
 
     // get_room_state reads the room at seq 2; before its answer is back, event 3 shows a gap.
     const asked = requests.state(session, "ask");
     const read = await nextRead(roomId);
-    await publish(roomId, 3, `${roomId}-3`);
+    await publish(roomId, 3);
     const refetch = await nextRead(roomId);
     refetch.answer(state(roomId, 3));
     await sentOne((m) => m.message.case === "roomState" && m.requestId === "" && m.message.value.seq === 3n, "the refetched state");
-    await publish(roomId, 4, `${roomId}-4`);
+    await publish(roomId, 4);
     read.answer(state(roomId, 2));
     await asked;
     await sentOne((m) => m.message.case === "memberJoined" && m.seq === 4n, "event 4");
@@ -180,7 +198,7 @@ describe("a stream's room states and events, in order", () => {
     const oldRead = await nextRead(first);
     const moved = requests.join(session, "join-2", `code-${second}`);
     const newRead = await nextRead(second);
-    await publish(second, 6, `${second}-6`);
+    await publish(second, 6);
     oldRead.answer(state(first, 0));
     await refetched;
     newRead.answer(state(second, 5));
@@ -192,5 +210,37 @@ describe("a stream's room states and events, in order", () => {
       ["join-1", first],
       ["join-2", second],
     ]);
+  });
+
+  it("drops a big room's events beyond its backlog, and its streams read the state again", async () => {
+    const roomId = newId();
+    rooms.set(`code-${roomId}`, state(roomId, 0));
+    // More streams than one fan-out chunk: the hub yields between chunks while events pile up.
+    const streams = Array.from({ length: 150 }, () => openStream());
+    const first = requests.join(streams[0]!.session, "join", `code-${roomId}`);
+    (await nextRead(roomId)).answer(state(roomId, 0));
+    await first;
+    await Promise.all(streams.slice(1).map((s) => requests.join(s.session, "join", `code-${roomId}`)));
+
+    const events = 4 * BACKLOG;
+    // Each overflow reads the room again: the rooms service answers with everything published.
+    const reads = { state: state(roomId, events), reads: 0 };
+    answering.set(roomId, reads);
+    const pipeline = publisher.pipeline();
+    for (let seq = 1; seq <= events; seq++) pipeline.spublish(roomKeys.events(roomId), frame(roomId, seq));
+    await pipeline.exec();
+    eventsReceived += events;
+    await eventually(async () => ((await received()) >= eventsReceived ? true : undefined), 10_000, "every event at the hub");
+    // Every stream ends up with the room as of the last event, by events or a state.
+    const latest = (s: ReturnType<typeof openStream>) =>
+      s.sent.reduce((seq, m) => (m.message.case === "roomState" ? (m.message.value as RoomState).seq : m.seq > seq ? m.seq : seq), 0n);
+    await eventually(async () => (streams.every((s) => latest(s) === BigInt(events)) ? true : undefined), 10_000, "every stream up to date");
+
+    expect(reads.reads).toBeGreaterThan(0);
+    for (const s of streams) {
+      expectOrdered(s.sent);
+      expect(s.sent.filter((m) => m.seq > 0n).length).toBeLessThan(events);
+    }
+    expect((await metrics.backlogOverflows.get()).values[0]?.value).toBeGreaterThan(0);
   });
 });

@@ -20,6 +20,11 @@ export function createGatewayMetrics(registry: Registry) {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     }),
+    backlogOverflows: new Counter({
+      name: "gateway_room_backlog_overflows_total",
+      help: "Times a room's events waiting for fan-out were dropped (its streams read the state again)",
+      registers: [registry],
+    }),
     roomEvents: new Counter({ name: "gateway_room_events_total", help: "Room events received from Redis", registers: [registry] }),
     callsRefused: new Counter({ name: "gateway_calls_refused_total", help: "Unary calls refused because too many were in progress", registers: [registry] }),
     roomsSubscribed: new Gauge({ name: "gateway_rooms_subscribed", help: "Rooms whose channel this gateway subscribes to", registers: [registry] }),

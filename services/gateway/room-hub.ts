@@ -11,6 +11,12 @@ import type { ServerMessageInit, StreamSession } from "./stream-session.js";
 const FANOUT_CHUNK = 100;
 /** Recent events kept per room, replayed to a stream that joins while they are in flight. */
 const RECENT_EVENTS = 64;
+/**
+ * Events of a room waiting for their fan-out, at most (a big room's fan-out yields between
+ * chunks, and Redis may deliver faster meanwhile). Beyond it the waiting events are dropped
+ * and the room's streams read its state again, as after any gap.
+ */
+export const MAX_ROOM_BACKLOG = 1024;
 
 interface RoomEventMessage {
   message: ServerMessageInit & { seq: bigint };
@@ -54,7 +60,10 @@ export function createRoomHub(deps: {
    * skipped ahead): the room's state should be sent again to these streams.
    */
   onMissed(roomId: string, sessions: StreamSession[]): void;
+  /** Events waiting per room before the backlog is dropped (default MAX_ROOM_BACKLOG). */
+  maxBacklog?: number;
 }) {
+  const maxBacklog = deps.maxBacklog ?? MAX_ROOM_BACKLOG;
   const rooms = new Map<string, LocalRoom>();
   const byChannel = new Map<string, LocalRoom>();
   const log = deps.logger;
@@ -79,6 +88,13 @@ export function createRoomHub(deps: {
     const seq = message.message.seq;
     if (room.lastSeq !== 0n && seq > room.lastSeq + 1n) deps.onMissed(room.roomId, [...room.sessions]);
     if (seq > room.lastSeq) room.lastSeq = seq;
+    if (room.backlog.length >= maxBacklog) {
+      // The state read now includes every dropped event; newer events follow it.
+      deps.metrics.backlogOverflows.inc();
+      log.warn({ roomId: room.roomId, dropped: room.backlog.length }, "room event backlog full: dropped, streams read the state again");
+      room.backlog = [];
+      deps.onMissed(room.roomId, [...room.sessions]);
+    }
     room.backlog.push(message);
     if (!room.draining) drain(room);
   });
