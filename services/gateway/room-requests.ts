@@ -10,6 +10,8 @@ import type { StreamSession } from "./stream-session.js";
 
 /** Sessions per RenewSessions call (the rooms service takes at most 10 000). */
 const RENEW_BATCH = 1000;
+/** RenewSessions calls in flight at once: a gateway in thousands of rooms renews them a few at a time. */
+export const RENEW_CONCURRENCY = 8;
 
 /** The longest join code accepted before asking the rooms service. */
 const MAX_ROOM_CODE_LENGTH = 32;
@@ -38,6 +40,8 @@ export function createRoomRequests(deps: RoomRequestDeps) {
    * the member_left it causes (often back before the call's answer) does not answer it again.
    */
   const leaving = new Map<StreamSession, string>();
+  /** The lease renewal in progress: a renewal never starts while the last one runs. */
+  let renewing: Promise<void> | undefined;
 
   function answerError(session: StreamSession, requestId: string, err: unknown): void {
     const e = ConnectError.from(err);
@@ -120,6 +124,36 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     } finally {
       if (current !== "") session.releaseEvents(current, requestId, again);
     }
+  }
+
+  /** The member's streams here leave with them (they left elsewhere or timed out). */
+  function memberGone(session: StreamSession, roomId: string, reason: LeaveReason): void {
+    if (session.roomId !== roomId || leaving.get(session) === roomId) return;
+    leaveLocally(session);
+    session.send({ message: { case: "roomLeft", value: { roomId, reason } } });
+  }
+
+  /** The leases of one room's streams, renewed in one call; the streams the room forgot leave it. */
+  async function renewRoom(roomId: string, sessions: StreamSession[]): Promise<void> {
+    try {
+      const { unknownSessionIds } = await presence.renewSessions({ roomId, sessionIds: sessions.map((s) => s.id) });
+      const unknown = new Set(unknownSessionIds);
+      for (const s of sessions) if (unknown.has(s.id)) memberGone(s, roomId, LeaveReason.TIMED_OUT);
+    } catch (err) {
+      logger.warn({ err, roomId }, "lease renewal failed");
+    }
+  }
+
+  async function renewAll(): Promise<void> {
+    const batches = hub.localRooms().flatMap(({ roomId, sessions }) => {
+      const out: Array<{ roomId: string; sessions: StreamSession[] }> = [];
+      for (let i = 0; i < sessions.length; i += RENEW_BATCH) out.push({ roomId, sessions: sessions.slice(i, i + RENEW_BATCH) });
+      return out;
+    });
+    const renewNext = async (): Promise<void> => {
+      for (let batch = batches.pop(); batch !== undefined; batch = batches.pop()) await renewRoom(batch.roomId, batch.sessions);
+    };
+    await Promise.all(Array.from({ length: Math.min(RENEW_CONCURRENCY, batches.length) }, renewNext));
   }
 
   /** Sends a stream's playback command to the playback service (the request types match). */
@@ -219,11 +253,7 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     },
 
     /** The member's streams here leave with them (they left elsewhere or timed out). */
-    memberGone(session: StreamSession, roomId: string, reason: LeaveReason): void {
-      if (session.roomId !== roomId || leaving.get(session) === roomId) return;
-      leaveLocally(session);
-      session.send({ message: { case: "roomLeft", value: { roomId, reason } } });
-    },
+    memberGone,
 
     /**
      * A stream ended and its requests have settled: it leaves its room (the member's grace
@@ -235,24 +265,13 @@ export function createRoomRequests(deps: RoomRequestDeps) {
       if (roomId !== "") detachInBackground(session, roomId, false);
     },
 
-    /** Renews the leases of this gateway's streams in every room; drops the ones the room forgot. */
-    async renewLeases(): Promise<void> {
-      const batches = hub.localRooms().flatMap(({ roomId, sessions }) => {
-        const out: Array<{ roomId: string; sessions: StreamSession[] }> = [];
-        for (let i = 0; i < sessions.length; i += RENEW_BATCH) out.push({ roomId, sessions: sessions.slice(i, i + RENEW_BATCH) });
-        return out;
-      });
-      await Promise.all(
-        batches.map(async ({ roomId, sessions }) => {
-          try {
-            const { unknownSessionIds } = await presence.renewSessions({ roomId, sessionIds: sessions.map((s) => s.id) });
-            const unknown = new Set(unknownSessionIds);
-            for (const s of sessions) if (unknown.has(s.id)) this.memberGone(s, roomId, LeaveReason.TIMED_OUT);
-          } catch (err) {
-            logger.warn({ err, roomId }, "lease renewal failed");
-          }
-        }),
-      );
+    /**
+     * Renews the leases of this gateway's streams in every room, RENEW_CONCURRENCY calls at a
+     * time; drops the streams the room forgot. While a renewal runs, calling again returns it.
+     */
+    renewLeases(): Promise<void> {
+      renewing ??= renewAll().finally(() => (renewing = undefined));
+      return renewing;
     },
 
     /** Sends the room's state again to these streams (after a lost subscription or a gap), read once for all. */

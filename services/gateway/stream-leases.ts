@@ -26,6 +26,9 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `);
 
+/** Lease renewals sent at once (one pipeline of scripts each). */
+const RENEW_CHUNK = 500;
+
 /**
  * Streams per user across every gateway: each open stream holds a lease in the user's sorted
  * set `user:{userId}:streams` (one hash tag per user), renewed by its gateway while it is open
@@ -38,6 +41,22 @@ export function createStreamLeases(deps: { redis: RedisClient; clock: ClockSourc
   const { redis, clock, logger, maxPerUser, leaseMs } = deps;
   /** Leases this gateway holds: session id -> user id. */
   const held = new Map<string, string>();
+  /** The renewal in progress: a renewal never starts while the last one runs. */
+  let renewing: Promise<void> | undefined;
+
+  async function renewAll(): Promise<void> {
+    const end = clock.now() + leaseMs;
+    const leases = [...held];
+    for (let i = 0; i < leases.length; i += RENEW_CHUNK) {
+      await Promise.all(
+        leases.slice(i, i + RENEW_CHUNK).map(([sessionId, userId]) =>
+          renewScript.run(redis, [userKeys.streams(userId)], [end, sessionId, leaseMs]).catch((err: unknown) => {
+            logger.debug({ err, userId, sessionId }, "stream lease not renewed");
+          }),
+        ),
+      );
+    }
+  }
 
   return {
     /** Takes a lease for a new stream; RESOURCE_EXHAUSTED when the user has too many streams open. */
@@ -66,16 +85,10 @@ export function createStreamLeases(deps: { redis: RedisClient; clock: ClockSourc
       });
     },
 
-    /** Extends every lease this gateway holds (call well within leaseMs). */
-    async renew(): Promise<void> {
-      const end = clock.now() + leaseMs;
-      await Promise.all(
-        [...held].map(([sessionId, userId]) =>
-          renewScript.run(redis, [userKeys.streams(userId)], [end, sessionId, leaseMs]).catch((err: unknown) => {
-            logger.debug({ err, userId, sessionId }, "stream lease not renewed");
-          }),
-        ),
-      );
+    /** Extends every lease this gateway holds (call well within leaseMs); while a renewal runs, calling again returns it. */
+    renew(): Promise<void> {
+      renewing ??= renewAll().finally(() => (renewing = undefined));
+      return renewing;
     },
   };
 }

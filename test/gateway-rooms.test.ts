@@ -20,7 +20,7 @@ import { closeRedis } from "../services/common/redis.js";
 import { createClockReporter } from "../services/gateway/clock-reporter.js";
 import { createGatewayMetrics } from "../services/gateway/metrics.js";
 import { createRoomHub } from "../services/gateway/room-hub.js";
-import { createRoomRequests, type RoomRequests } from "../services/gateway/room-requests.js";
+import { createRoomRequests, RENEW_CONCURRENCY, type RoomRequests } from "../services/gateway/room-requests.js";
 import { StreamSession } from "../services/gateway/stream-session.js";
 import { eventually } from "./support/eventually.js";
 import { inspectRedis, testLogger, testRedis } from "./support/stack.js";
@@ -42,6 +42,8 @@ describe("a stream's room states and events, in order", () => {
   const metrics = createGatewayMetrics(new Registry());
   /** Room-state reads waiting for the test's answer. */
   const reads: Array<{ roomId: string; answer(state: StateInit): void }> = [];
+  /** RenewSessions calls: held until the test answers them. */
+  const renewals = { held: [] as Array<() => void>, rooms: [] as string[], maxInFlight: 0 };
   /** Rooms whose reads are answered at once, with this state (and how many were). */
   const answering = new Map<string, { state: StateInit; reads: number }>();
   /** The state each join code attaches to. */
@@ -55,7 +57,11 @@ describe("a stream's room states and events, in order", () => {
       router.service(PresenceService, {
         attachSession: async (req) => ({ state: rooms.get(req.room.value ?? "") }),
         detachSession: async () => ({}),
-        renewSessions: async () => ({ unknownSessionIds: [] }),
+        renewSessions: (req) =>
+          new Promise((resolve) => {
+            renewals.rooms.push(req.roomId);
+            renewals.maxInFlight = Math.max(renewals.maxInFlight, renewals.held.push(() => resolve({ unknownSessionIds: [] })));
+          }),
         touchMember: async () => ({}),
       });
       router.service(RoomService, {
@@ -242,5 +248,27 @@ describe("a stream's room states and events, in order", () => {
       expect(s.sent.filter((m) => m.seq > 0n).length).toBeLessThan(events);
     }
     expect((await metrics.backlogOverflows.get()).values[0]?.value).toBeGreaterThan(0);
+  });
+
+  it("renews the leases of many rooms a few calls at a time, one renewal at a time", async () => {
+    const roomIds = Array.from({ length: 3 * RENEW_CONCURRENCY }, () => newId());
+    for (const roomId of roomIds) {
+      rooms.set(`code-${roomId}`, state(roomId, 0));
+      answering.set(roomId, { state: state(roomId, 0), reads: 0 });
+    }
+    await Promise.all(roomIds.map((roomId) => requests.join(openStream().session, "join", `code-${roomId}`)));
+    Object.assign(renewals, { rooms: [], maxInFlight: 0 });
+
+    // A second renewal is due while the first still waits for the rooms service.
+    const both = Promise.all([requests.renewLeases(), requests.renewLeases()]);
+    let finished = false;
+    void both.then(() => (finished = true));
+    while (!finished) {
+      const answer = renewals.held.shift();
+      if (answer !== undefined) answer();
+      else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(renewals.maxInFlight).toBeLessThanOrEqual(RENEW_CONCURRENCY);
+    expect(renewals.rooms.filter((r) => roomIds.includes(r)).sort()).toEqual([...roomIds].sort());
   });
 });
