@@ -54,6 +54,11 @@ export const roomKeys = {
   sessions: (roomId: string) => room(roomId, "sessions"),
   /** Hash: attached session id -> user id. */
   sessionUsers: (roomId: string) => room(roomId, "sessions.user"),
+  /**
+   * Sorted set, all scores 0: "<user id>:<session id>" of each attached session, so a user's
+   * sessions are one ZRANGEBYLEX away (ids never contain ":").
+   */
+  userSessions: (roomId: string) => room(roomId, "sessions.byUser"),
   /** Sorted set: user id of members without a stream, by the end of their grace period. */
   leaving: (roomId: string) => room(roomId, "members.leaving"),
   /** Hash: user id -> the member's latest sync report (MemberSync JSON). */
@@ -86,6 +91,7 @@ export const ROOM_SCRIPT_KEY_NAMES = [
   "memberSessions",
   "sessions",
   "sessionUsers",
+  "userSessions",
   "leaving",
   "seq",
   "rtt",

@@ -27,7 +27,7 @@ local LEAVE_LEFT, LEAVE_TIMED_OUT = 1, 2
 local DJ_HANDOFF, DJ_SUCCESSION = 1, 2
 -- The keys that live and expire with the room (the clock's RTT index keeps its own TTL).
 local ROOM_OWNED = {K.meta, K.currentDj, K.playback, K.members, K.memberOrder, K.memberSessions, K.memberSync,
-  K.sessions, K.sessionUsers, K.leaving, K.seq}
+  K.sessions, K.sessionUsers, K.userSessions, K.leaving, K.seq}
 
 local CHANGES = {}
 local function note(change) CHANGES[#CHANGES + 1] = change end
@@ -75,12 +75,12 @@ end
 -- departing DJ (dj_changed); an empty room starts to expire.
 local function remove_member(user, reason)
   if not is_member(user) then return false end
-  local owners = redis.call('HGETALL', K.sessionUsers)
-  for i = 1, #owners, 2 do
-    if owners[i + 1] == user then
-      redis.call('ZREM', K.sessions, owners[i])
-      redis.call('HDEL', K.sessionUsers, owners[i])
-    end
+  local prefix = user .. ':'
+  for _, entry in ipairs(redis.call('ZRANGEBYLEX', K.userSessions, '[' .. prefix, '(' .. user .. ';')) do
+    local session = string.sub(entry, #prefix + 1)
+    redis.call('ZREM', K.sessions, session)
+    redis.call('HDEL', K.sessionUsers, session)
+    redis.call('ZREM', K.userSessions, entry)
   end
   redis.call('HDEL', K.members, user)
   redis.call('ZREM', K.memberOrder, user)
@@ -108,6 +108,7 @@ local function drop_session(session)
   if not user then return nil, 0 end
   redis.call('HDEL', K.sessionUsers, session)
   redis.call('ZREM', K.sessions, session)
+  redis.call('ZREM', K.userSessions, user .. ':' .. session)
   return user, redis.call('HINCRBY', K.memberSessions, user, -1)
 end
 
@@ -159,6 +160,7 @@ end
 redis.call('ZADD', K.sessions, NOW + tonumber(ARGV[8]), ARGV[5])
 if not owner then
   redis.call('HSET', K.sessionUsers, ARGV[5], ARGV[6])
+  redis.call('ZADD', K.userSessions, 0, ARGV[6] .. ':' .. ARGV[5])
   redis.call('HINCRBY', K.memberSessions, ARGV[6], 1)
 end
 return reply('OK')
@@ -197,18 +199,25 @@ return r
 `);
 
 /**
- * Drops streams whose lease ran out (their users start the grace period) and members whose
- * time ran out without a stream attached.
+ * ARGV 5: the most streams and the most members handled (a page). Drops streams whose lease ran
+ * out (their users start the grace period) and members whose time ran out without a stream
+ * attached, at most a page of each, so one call's work is bounded whatever the room's size.
+ * Answers a fourth element: {'more'} when a page was full (call again), else {}.
  */
 export const sweepRoomScript = script(`
-for _, session in ipairs(redis.call('ZRANGEBYSCORE', K.sessions, '-inf', ARGV[2])) do
+local page = tonumber(ARGV[5])
+local expired = redis.call('ZRANGEBYSCORE', K.sessions, '-inf', ARGV[2], 'LIMIT', 0, page)
+for _, session in ipairs(expired) do
   local user, left = drop_session(session)
   if user and left <= 0 then keep_until(user, NOW + GRACE) end
 end
-for _, user in ipairs(redis.call('ZRANGEBYSCORE', K.leaving, '-inf', ARGV[2])) do
+local due = redis.call('ZRANGEBYSCORE', K.leaving, '-inf', ARGV[2], 'LIMIT', 0, page)
+for _, user in ipairs(due) do
   if streams_of(user) > 0 then redis.call('ZREM', K.leaving, user) else remove_member(user, LEAVE_TIMED_OUT) end
 end
-return reply('OK')
+local r = reply('OK')
+if #expired == page or #due == page then r[4] = {'more'} end
+return r
 `);
 
 /** ARGV 5..6: user, idle ms. A member made a call in the room: they stay for the idle period. */

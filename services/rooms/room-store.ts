@@ -91,19 +91,37 @@ function pairs(flat: string[]): Map<string, string> {
   return map;
 }
 
+/** Expired streams, and members whose time ran out, handled per sweep script call at most. */
+export const SWEEP_PAGE = 100;
+
+/** What a script may do to the room's deadlines, and so what is written beside it. */
+type Effect = "none" | "deadlines" | "sweep";
+
 /**
  * The rooms service's storage: rooms, codes and presence. Every change is a room script
- * (one hash tag); afterwards the room's entry in the sweeper's due set and its code key's
- * lifetime are brought in line (separate keys, so separate commands).
+ * (one hash tag). The room's entry in the sweeper's due set and its code key's lifetime are
+ * other keys (other tags), written beside the script by separate commands, in an order that
+ * a lost write or a crash between them cannot leave wrong for good:
+ * - A script that may set a deadline (a lease, a grace or idle period) is preceded by a due
+ *   entry no later than the earliest deadline it can set (ZADD LT, only ever earlier). If the
+ *   script then fails, or the process dies, the room is swept a little early, and the sweep
+ *   writes the room's real next due time, read from the room itself.
+ * - A join code is claimed with the empty-room TTL, and every change, lease renewal and sweep
+ *   gives it that TTL again: it lives while the room has members and expires with an empty
+ *   room. A lost refresh only brings the code's end nearer, never leaves it for ever.
  */
 export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logger: Logger) {
+  /** The earliest deadline a change at `nowMs` can set. */
+  const soonestDeadline = (nowMs: number) => nowMs + Math.min(opts.leaseMs, opts.graceMs, opts.idleMs);
+
   async function run(
     script: LuaScript,
     roomId: string,
     nowMs: number,
     args: Array<string | number | Buffer>,
-    sweeping = false,
+    effect: Effect = "none",
   ): Promise<ScriptReply> {
+    if (effect === "deadlines") await redis.zadd(presenceDueKey, "LT", soonestDeadline(nowMs), roomId);
     const reply = (await script.run(redis, roomScriptKeys(roomId), [
       roomId,
       nowMs,
@@ -112,24 +130,21 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logg
       ...args,
     ])) as ScriptReply;
     logChanges(logger, roomId, reply[4]);
-    if (reply[0] === "OK") await afterChange(roomId, reply, nowMs, sweeping);
-    return reply;
-  }
-
-  /**
-   * Keeps the room's entries beside its own keys in line after a change. These are other
-   * keys (other hash tags), written after the script, possibly by several rooms-service
-   * processes at once, so each write is safe in any order: the due time only moves earlier
-   * (except by the sweeper, which moves it on only from a time it has handled), and the code
-   * key's lifetime is set, not toggled: every change and lease renewal gives it the empty-room
-   * TTL again, so it lives while the room has members and expires with an empty room.
-   */
-  async function afterChange(roomId: string, [, nextDue, roomCode]: ScriptReply, nowMs: number, sweeping: boolean): Promise<void> {
+    if (reply[0] !== "OK") return reply;
+    const [, nextDue, roomCode, extra] = reply;
     const ops: Array<Promise<unknown>> = [];
-    if (sweeping) ops.push(rescheduleScript.run(redis, [presenceDueKey], [roomId, nowMs, nextDue]));
-    else if (nextDue !== "") ops.push(redis.zadd(presenceDueKey, "LT", nextDue, roomId));
-    if (roomCode !== "") ops.push(redis.pexpire(codeKey(roomCode), opts.emptyRoomTtlMs));
+    // The sweeper moves the due time on from a time it has handled (several may sweep at
+    // once); a page that left more to do keeps the room due.
+    if (effect === "sweep" && extra[0] !== "more") ops.push(rescheduleScript.run(redis, [presenceDueKey], [roomId, nowMs, nextDue]));
+    if (roomCode !== "") {
+      ops.push(
+        redis.pexpire(codeKey(roomCode), opts.emptyRoomTtlMs).catch((err: unknown) => {
+          logger.warn({ err, roomId, roomCode }, "room code lifetime not extended; the next change extends it");
+        }),
+      );
+    }
     await Promise.all(ops);
+    return reply;
   }
 
   return {
@@ -138,9 +153,10 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logg
       for (let attempt = 0; attempt < 20; attempt++) {
         const roomCode = generateRoomCode();
         const roomId = newId();
-        // SET NX claims the code: two rooms created at once never share one.
-        if ((await redis.set(codeKey(roomCode), roomId, "NX")) !== "OK") continue;
-        await run(createRoomScript, roomId, nowMs, [roomCode, input.name, input.userId, input.displayName, opts.idleMs]);
+        // SET NX claims the code: two rooms created at once never share one. With the room's
+        // TTL, a claim whose room is never made (a crash, a failed script) frees itself.
+        if ((await redis.set(codeKey(roomCode), roomId, "PX", opts.emptyRoomTtlMs, "NX")) !== "OK") continue;
+        await run(createRoomScript, roomId, nowMs, [roomCode, input.name, input.userId, input.displayName, opts.idleMs], "deadlines");
         return { roomId, roomCode };
       }
       throw new Error("no free room code found");
@@ -157,36 +173,46 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logg
     },
 
     join: (roomId: string, user: { userId: string; displayName: string }, nowMs: number) =>
-      run(joinRoomScript, roomId, nowMs, [user.userId, user.displayName, opts.idleMs]).then((r) => r[0]),
+      run(joinRoomScript, roomId, nowMs, [user.userId, user.displayName, opts.idleMs], "deadlines").then((r) => r[0]),
 
     attach: (
       roomId: string,
       a: { sessionId: string; userId: string; displayName: string; mustBeMember: boolean },
       nowMs: number,
     ) =>
-      run(attachSessionScript, roomId, nowMs, [a.sessionId, a.userId, a.displayName, opts.leaseMs, a.mustBeMember ? "1" : "0"]).then(
-        (r) => r[0],
-      ),
+      run(
+        attachSessionScript,
+        roomId,
+        nowMs,
+        [a.sessionId, a.userId, a.displayName, opts.leaseMs, a.mustBeMember ? "1" : "0"],
+        "deadlines",
+      ).then((r) => r[0]),
 
     detach: (roomId: string, sessionId: string, leave: boolean, nowMs: number) =>
-      run(detachSessionScript, roomId, nowMs, [sessionId, leave ? "1" : "0"]).then((r) => r[0]),
+      run(detachSessionScript, roomId, nowMs, [sessionId, leave ? "1" : "0"], "deadlines").then((r) => r[0]),
 
     leave: (roomId: string, userId: string, nowMs: number) => run(leaveRoomScript, roomId, nowMs, [userId]).then((r) => r[0]),
 
     /** The member made a call in the room: without a stream they stay for the idle period. */
-    touch: (roomId: string, userId: string, nowMs: number) => run(touchMemberScript, roomId, nowMs, [userId, opts.idleMs]).then((r) => r[0]),
+    touch: (roomId: string, userId: string, nowMs: number) =>
+      run(touchMemberScript, roomId, nowMs, [userId, opts.idleMs], "deadlines").then((r) => r[0]),
 
     setDj: (roomId: string, callerId: string, newDjId: string, nowMs: number) =>
       run(setDjScript, roomId, nowMs, [callerId, newDjId]).then((r) => r[0]),
 
     /** Extends the leases of these streams; returns the ones the room does not know. */
     async renew(roomId: string, sessionIds: string[], nowMs: number): Promise<string[]> {
-      const reply = await run(renewSessionsScript, roomId, nowMs, [opts.leaseMs, ...sessionIds]);
+      const reply = await run(renewSessionsScript, roomId, nowMs, [opts.leaseMs, ...sessionIds], "deadlines");
       return reply[3];
     },
 
-    /** Applies expired leases and grace periods of one room. */
-    sweep: (roomId: string, nowMs: number) => run(sweepRoomScript, roomId, nowMs, [], true).then((r) => r[0]),
+    /** Applies expired leases and grace periods of one room, a page per script call. */
+    async sweep(roomId: string, nowMs: number): Promise<ScriptStatus> {
+      for (;;) {
+        const [status, , , extra] = await run(sweepRoomScript, roomId, nowMs, [SWEEP_PAGE], "sweep");
+        if (status !== "OK" || extra[0] !== "more") return status;
+      }
+    },
 
     /** Rooms with something due at or before `nowMs` (at most `limit`). */
     dueRooms: (nowMs: number, limit: number) => redis.zrangebyscore(presenceDueKey, "-inf", nowMs, "LIMIT", 0, limit),
