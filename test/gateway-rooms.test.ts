@@ -16,7 +16,7 @@ import {
 import type { ServerMessage } from "../gen/groovebox/gateway/v1/gateway_pb.js";
 import { newId } from "../services/common/ids.js";
 import { roomKeys } from "../services/common/keys.js";
-import { closeRedis } from "../services/common/redis.js";
+import { closeRedis, isRedisReady } from "../services/common/redis.js";
 import { createClockReporter } from "../services/gateway/clock-reporter.js";
 import { createGatewayMetrics } from "../services/gateway/metrics.js";
 import { createRoomHub } from "../services/gateway/room-hub.js";
@@ -75,6 +75,8 @@ describe("a stream's room states and events, in order", () => {
         },
       });
     };
+    // Connected before the first join, as a gateway's subscriber is before it is ready.
+    await eventually(async () => (isRedisReady(subscriber) ? true : undefined), 10_000, "the subscriber connected");
     server = createServer(connectNodeAdapter({ routes }));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
