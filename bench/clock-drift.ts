@@ -9,7 +9,7 @@
  * batching. At random instants a reader takes the session's estimate, and its error against
  * the device's true offset at that instant is recorded, for:
  *
- * - drift filter: the clock service's estimate (estimator.ts) extrapolated to the read time;
+ * - drift filter: the clock service's estimate (clients/sdk/clock/clock-filter.ts) extrapolated to the read time;
  * - seed key as-is: the offset stored at the last write, read without extrapolating;
  * - min-RTT window: the previous estimator (the min-RTT sample of the last 16, no drift);
  * - last sample: the seed's method.
@@ -24,14 +24,14 @@ import { cpus, loadavg } from "node:os";
 import { DelayModel, NO_DELAY, seededRandom, type LinkProfile } from "./delay-proxy.js";
 import { intArgs, percentile, round, runBench, writeResults } from "./harness.js";
 import {
-  advanceSession,
-  defaultEstimatorOptions as opts,
+  advanceClockFilter,
+  defaultClockFilterOptions as opts,
   estimateAt,
   evaluateExchange,
   freshWindow,
   type ClockSampleValue,
-  type SessionClock,
-} from "../services/clock/estimator.js";
+  type ClockFilterState,
+} from "../clients/sdk/clock/clock-filter.js";
 
 interface Profile {
   name: string;
@@ -133,11 +133,11 @@ function runProfile(profile: Profile, o: { devices: number; minutes: number; rea
     const dev = device(random);
     const samples = simulateSamples(dev, profile, random, sessionMs);
     // The clock service's state after each batch: what a reader finds at a given time.
-    const states: Array<{ atMs: number; session: SessionClock; seedKeyMs: number; last: ClockSampleValue }> = [];
-    let session: SessionClock | undefined;
+    const states: Array<{ atMs: number; session: ClockFilterState; seedKeyMs: number; last: ClockSampleValue }> = [];
+    let session: ClockFilterState | undefined;
     for (const { sample, knownAtMs } of samples) {
       if (!sample) continue;
-      session = advanceSession(session ?? { window: [], filter: undefined }, [sample], opts)!;
+      session = advanceClockFilter(session ?? { window: [], filter: undefined }, [sample], opts)!;
       states.push({ atMs: knownAtMs, session, seedKeyMs: estimateAt(session, knownAtMs, opts).offsetMs, last: sample });
     }
     if (states.length === 0) continue;

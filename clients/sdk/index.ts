@@ -4,8 +4,17 @@
  * `browser.ts` (Connect unary calls and Subscribe over fetch). Both export everything here.
  */
 export { GrooveboxClient, type ClientEnvironment, type GrooveboxClientEvents, type GrooveboxClientOptions, type StartOptions } from "./client.js";
-export { ClockFilter, DEFAULT_CLOCK_FILTER_OPTIONS, evaluateSample, type ClockFilterOptions, type ClockFit, type ClockSample } from "./clock/clock-filter.js";
-export { ClockModel, DEFAULT_STEP_OPTIONS, type StepOptions } from "./clock/clock-model.js";
+export {
+  advanceClockFilter,
+  defaultClockFilterOptions,
+  estimateAt,
+  evaluateExchange,
+  type ClockEstimateValue,
+  type ClockFilterOptions,
+  type ClockFilterState,
+  type ExchangeTimes,
+} from "./clock/clock-filter.js";
+export { ClockModel, DEFAULT_STEP_OPTIONS, type ClockFit, type StepOptions } from "./clock/clock-model.js";
 export { ClockSync, DEFAULT_CLOCK_SYNC_OPTIONS, type ClockEstimate, type ClockSyncOptions, type Pinger } from "./clock/clock-sync.js";
 export { performanceClock, type LocalClock } from "./clock/local-clock.js";
 export { Emitter } from "./emitter.js";

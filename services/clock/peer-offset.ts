@@ -1,5 +1,5 @@
 import { median, percentile } from "../common/stats.js";
-import { defaultEstimatorOptions, evaluateExchange } from "./estimator.js";
+import { defaultClockFilterOptions, evaluateExchange } from "../../clients/sdk/clock/clock-filter.js";
 
 /**
  * How far apart the clocks of groovebox processes are, measured the way devices measure the
@@ -26,7 +26,7 @@ export async function pingBurst(ping: PingFn, now: () => number, count: number):
   for (let i = 0; i < count; i++) {
     const t0 = now();
     const { serverReceiveTimeMs: t1, serverSendTimeMs: t2 } = await ping(t0);
-    const sample = evaluateExchange({ t0, t1, t2, t3: now() }, defaultEstimatorOptions);
+    const sample = evaluateExchange({ t0, t1, t2, t3: now() }, defaultClockFilterOptions);
     if (sample && (!best || sample.rttMs < best.rttMs)) best = { offsetMs: sample.offsetMs, rttMs: sample.rttMs };
   }
   if (!best) throw new Error("no usable ping exchange");

@@ -1,19 +1,19 @@
 import { sessionKeys } from "../common/keys.js";
 import type { RedisClient } from "../common/redis.js";
 import {
-  advanceSession,
+  advanceClockFilter,
   estimateAt,
   evaluateExchange,
   type ClockEstimateValue,
   type ClockSampleValue,
-  type EstimatorOptions,
+  type ClockFilterOptions,
   type ExchangeTimes,
-  type SessionClock,
-} from "./estimator.js";
+  type ClockFilterState,
+} from "../../clients/sdk/clock/clock-filter.js";
 import { indexSession, unindexSession } from "./room-rtt-index.js";
 import { decodeFilter, decodeSamples, encodeEstimate, encodeSample } from "./session-record.js";
 
-export interface SampleStoreOptions extends EstimatorOptions {
+export interface SampleStoreOptions extends ClockFilterOptions {
   /** How long a session's clock keys live after its last sample. */
   sessionTtlMs: number;
   /** A session's round trip counts for its room while its newest sample is this young. */
@@ -35,7 +35,7 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
     indexSession(redis, { roomId, sessionId, typicalRttMs: estimate.typicalRttMs, lastSampleTimeMs: estimate.lastSampleTimeMs }, opts.rttFreshMs);
 
   /** A session's stored window and filter (one session tag). */
-  async function readSession(sessionId: string): Promise<{ window: ClockSampleValue[]; filter: SessionClock["filter"] | undefined }> {
+  async function readSession(sessionId: string): Promise<{ window: ClockSampleValue[]; filter: ClockFilterState["filter"] | undefined }> {
     const results = await redis
       .multi()
       .lrange(sessionKeys.clockSamples(sessionId), 0, -1)
@@ -50,7 +50,7 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
    * estimator did), the estimate at its newest sample with the filter, and the seed keys: the
    * offset extrapolated to `nowMs` and the newest sample's round trip. One session tag.
    */
-  async function writeSession(sessionId: string, fresh: ClockSampleValue[], session: SessionClock, nowMs: number): Promise<void> {
+  async function writeSession(sessionId: string, fresh: ClockSampleValue[], session: ClockFilterState, nowMs: number): Promise<void> {
     const ttl = opts.sessionTtlMs;
     const samplesKey = sessionKeys.clockSamples(sessionId);
     await redis
@@ -79,7 +79,7 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
         .map((times) => evaluateExchange(times, opts))
         .filter((s): s is ClockSampleValue => s !== undefined);
       if (valid.length === 0) return 0;
-      const session = advanceSession(await readSession(batch.sessionId), valid, opts)!;
+      const session = advanceClockFilter(await readSession(batch.sessionId), valid, opts)!;
       await writeSession(batch.sessionId, valid, session, nowMs);
       if (batch.roomId !== "") await indexInRoom(batch.roomId, batch.sessionId, estimateAt(session, nowMs, opts));
       return valid.length;

@@ -1,5 +1,5 @@
-import type { DriftState } from "./drift-filter.js";
-import type { ClockEstimateValue, ClockSampleValue } from "./estimator.js";
+import type { DriftState } from "../../clients/sdk/clock/drift-filter.js";
+import type { ClockEstimateValue, ClockSampleValue } from "../../clients/sdk/clock/clock-filter.js";
 
 /**
  * How a session's clock is kept in Redis, beside the seed keys:
@@ -13,12 +13,12 @@ import type { ClockEstimateValue, ClockSampleValue } from "./estimator.js";
  *   filter.startTimeMs) to go on from.
  */
 
-export const encodeSample = (s: ClockSampleValue) => `${s.serverTimeMs},${s.rttMs},${s.offsetMs}`;
+export const encodeSample = (s: ClockSampleValue) => `${s.timeMs},${s.rttMs},${s.offsetMs}`;
 
 export function decodeSample(raw: string): ClockSampleValue | undefined {
   const [t1, rtt, offset] = raw.split(",").map(Number);
   if (![t1, rtt, offset].every(Number.isFinite)) return undefined;
-  return { serverTimeMs: t1!, rttMs: rtt!, offsetMs: offset! };
+  return { timeMs: t1!, rttMs: rtt!, offsetMs: offset! };
 }
 
 export const decodeSamples = (raw: readonly string[]) => raw.map(decodeSample).filter((s): s is ClockSampleValue => s !== undefined);

@@ -1,150 +1,222 @@
-import { ClockFilter, evaluateSample, type ClockSample } from "./clock-filter.js";
-import { ClockModel } from "./clock-model.js";
+import { percentile } from "../../../services/common/stats.js";
+import {
+  advanceClockFilter,
+  defaultClockFilterOptions as opts,
+  estimateAt,
+  evaluateExchange,
+  freshWindow,
+  type ClockSampleValue,
+  type ClockFilterState,
+} from "./clock-filter.js";
 
-/**
- * A simulated exchange: the device's clock reads server time - trueOffset(t) (drifting), the
- * request takes `up` ms and the answer `down` ms, the server turns it around in 0.05 ms.
- */
-function exchange(serverT1: number, up: number, down: number, trueOffset: (serverMs: number) => number): ClockSample {
-  const t1 = serverT1;
-  const t2 = t1 + 0.05;
-  const t0 = t1 - up - trueOffset(t1 - up);
-  const t3 = t2 + down - trueOffset(t2 + down);
+/** An exchange over a link with the given one-way delays, where server = client + offset. */
+function exchange(clientSendMs: number, offsetMs: number, upMs: number, downMs: number, serverHoldMs = 0.2) {
+  const t0 = clientSendMs;
+  const t1 = t0 + offsetMs + upMs;
+  const t2 = t1 + serverHoldMs;
+  const t3 = t2 - offsetMs + downMs;
   return { t0, t1, t2, t3 };
 }
 
-/** A deterministic pseudo-random sequence in [0, 1). */
-function lcg(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    return x / 2 ** 31;
+function sample(times: ReturnType<typeof exchange>): ClockSampleValue {
+  const value = evaluateExchange(times, opts);
+  if (!value) throw new Error("expected a valid sample");
+  return value;
+}
+
+describe("evaluateExchange", () => {
+  it("recovers offset and round trip of a symmetric exchange exactly", () => {
+    const s = sample(exchange(1000, 250, 10, 10));
+    expect(s.rttMs).toBeCloseTo(20, 9);
+    expect(s.offsetMs).toBeCloseTo(250, 9);
+    expect(s.timeMs).toBeCloseTo(1260, 9);
+  });
+
+  it("times a sample by the server's receipt, or on the device's axis midway between send and receipt", () => {
+    const times = exchange(1000, 250, 10, 30);
+    expect(evaluateExchange(times, opts, "server")!.timeMs).toBeCloseTo(times.t1, 9);
+    expect(evaluateExchange(times, opts, "device")!.timeMs).toBeCloseTo((times.t0 + times.t3) / 2, 9);
+  });
+
+  it("gives a positive offset when the server is ahead and a negative one when behind", () => {
+    expect(sample(exchange(0, 5000, 3, 3)).offsetMs).toBeCloseTo(5000, 9);
+    expect(sample(exchange(0, -5000, 3, 3)).offsetMs).toBeCloseTo(-5000, 9);
+  });
+
+  it("excludes the server's holding time from the round trip", () => {
+    expect(sample(exchange(0, 0, 4, 6, 50)).rttMs).toBeCloseTo(10, 9);
+  });
+
+  it("errs by half the asymmetry of the link", () => {
+    expect(sample(exchange(0, 100, 30, 10)).offsetMs).toBeCloseTo(100 + (30 - 10) / 2, 9);
+  });
+
+  it("keeps a sample of a millisecond client clock that reads a round trip just below zero", () => {
+    // Client clock in whole ms: sent and received within the same ms, server held 0.3 ms.
+    const s = evaluateExchange({ t0: 5000, t1: 5100.2, t2: 5100.5, t3: 5000 }, opts)!;
+    expect(s.rttMs).toBe(0);
+    expect(s.offsetMs).toBeCloseTo(100.35, 9);
+  });
+
+  it("rejects impossible exchanges", () => {
+    expect(evaluateExchange({ t0: 0, t1: 10, t2: 5, t3: 20 }, opts)).toBeUndefined(); // t2 < t1
+    expect(evaluateExchange({ t0: 100, t1: 10, t2: 11, t3: 50 }, opts)).toBeUndefined(); // rtt < 0
+    expect(evaluateExchange({ t0: 0, t1: NaN, t2: 1, t3: 2 }, opts)).toBeUndefined();
+    expect(evaluateExchange({ t0: 0, t1: Infinity, t2: Infinity, t3: 2 }, opts)).toBeUndefined();
+    expect(evaluateExchange(exchange(0, 0, opts.maxRttMs, 1), opts)).toBeUndefined();
+  });
+});
+
+/**
+ * A device whose clock is off by `offsetMs` at server time 0 and runs `driftPpm` fast, pinging
+ * every `intervalMs` from `startMs` over a link whose one-way delays `delays` gives.
+ */
+function device(o: { offsetMs: number; driftPpm: number; delays: () => [up: number, down: number]; intervalMs?: number; startMs?: number }) {
+  const local = (t: number) => t - o.offsetMs + o.driftPpm * 1e-6 * t;
+  return {
+    /** The true offset (server - device) at server time t. */
+    truth: (t: number) => t - local(t),
+    /** The samples of pings sent at server times [from, to). */
+    samples(from: number, to: number): ClockSampleValue[] {
+      const out: ClockSampleValue[] = [];
+      for (let s = from; s < to; s += o.intervalMs ?? 2000) {
+        const [up, down] = o.delays();
+        const t1 = s + up;
+        const t2 = t1 + 0.05;
+        out.push(sample({ t0: local(s), t1, t2, t3: local(t2 + down) }));
+      }
+      return out;
+    },
   };
 }
 
-const T = 1_800_000_000_000;
+function feed(samples: readonly ClockSampleValue[], session?: ClockFilterState): ClockFilterState {
+  return advanceClockFilter(session ?? { window: [], filter: undefined }, samples, opts)!;
+}
 
-describe("evaluateSample", () => {
-  it("computes NTP's round trip and offset", () => {
-    const s = { t0: 1000, t1: 1510, t2: 1511, t3: 1021 };
-    expect(evaluateSample(s)).toEqual({ rttMs: 20, offsetMs: 500, localMs: 1010.5 });
-  });
+/** A deterministic source in [0, 1). */
+function seeded(seed: number) {
+  let a = seed;
+  return () => ((a = (Math.imul(a, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
 
-  it("rejects samples that cannot be right", () => {
-    expect(evaluateSample({ t0: 10, t1: 5, t2: 4, t3: 20 })).toBeUndefined(); // t2 before t1
-    expect(evaluateSample({ t0: 10, t1: 5, t2: 50, t3: 20 })).toBeUndefined(); // negative round trip
-    expect(evaluateSample({ t0: NaN, t1: 5, t2: 6, t3: 20 })).toBeUndefined();
-    expect(evaluateSample({ t0: 0, t1: 5, t2: 6, t3: 20_000 }, 10_000)).toBeUndefined(); // too slow
-  });
-});
+/** Heavy-tailed one-way jitter: Pareto with median `medianMs` (shape 1.5), capped at 100 ms. */
+const pareto = (random: () => number, medianMs: number) => () => {
+  const xm = medianMs / (2 ** (1 / 1.5) - 1);
+  return Math.min(100, xm * ((1 - random()) ** (-1 / 1.5) - 1));
+};
 
-describe("ClockFilter", () => {
+describe("advanceClockFilter and estimateAt", () => {
   it("keeps the min-RTT sample, not the last one", () => {
-    const filter = new ClockFilter();
-    const offset = () => 5000;
-    // Queueing on the way up makes a sample's offset wrong by half of it.
-    filter.add(exchange(T, 30, 10, offset));
-    filter.add(exchange(T + 100, 10, 10, offset)); // the truthful one
-    filter.add(exchange(T + 200, 10, 50, offset));
-    const fit = filter.fit()!;
-    expect(fit.rttMs).toBeCloseTo(20, 6);
-    expect(fit.offsetMs).toBeCloseTo(5000, 6);
+    // Queueing on one direction makes a sample's offset wrong by half of it.
+    const state = feed([sample(exchange(0, 5000, 30, 10)), sample(exchange(100, 5000, 10, 10)), sample(exchange(200, 5000, 10, 50))]);
+    const est = estimateAt(state, 300, opts);
+    expect(est.rttMs).toBeCloseTo(20, 6);
+    expect(est.offsetMs).toBeCloseTo(5000, 1);
   });
 
-  it("fits drift from minutes of jittered samples", () => {
-    const random = lcg(7);
-    const driftPpm = 80;
-    // The device runs 80 ppm slow: the offset grows by 0.08 ms per second.
-    const offset = (s: number) => -3210.5 + driftPpm * 1e-6 * (s - T);
-    const filter = new ClockFilter();
-    for (let i = 0; i < 300; i++) {
-      const jitter = () => 20 + (random() < 0.7 ? random() * 2 : random() * 60);
-      filter.add(exchange(T + i * 2000, jitter(), jitter(), offset));
+  it("finds offset and drift of a clean link and extrapolates them", () => {
+    const dev = device({ offsetMs: 250, driftPpm: 80, delays: () => [20, 20] });
+    const session = feed(dev.samples(0, 300_000));
+    for (const t of [300_000, 301_000, 360_000, 420_000]) {
+      const est = estimateAt(session, t, opts);
+      expect(est.referenceTimeMs).toBe(t);
+      expect(Math.abs(est.offsetMs - dev.truth(t))).toBeLessThan(0.02);
+      expect(est.errorMs).toBeGreaterThan(Math.abs(est.offsetMs - dev.truth(t)));
     }
-    const fit = filter.fit()!;
-    expect(fit.driftPpm).toBeGreaterThan(driftPpm - 5);
-    expect(fit.driftPpm).toBeLessThan(driftPpm + 5);
-    // The offset at the newest sample, and 10 s beyond it by the fitted drift.
-    const model = new ClockModel();
-    model.update(fit, fit.refLocalMs);
-    for (const ahead of [0, 10_000]) {
-      const local = fit.refLocalMs + ahead;
-      const server = model.serverAt(local);
-      // The device's clock reads server - offset(server): check server time against the truth.
-      expect(Math.abs(server - offset(server) - local)).toBeLessThan(1);
+    const est = estimateAt(session, 300_000, opts);
+    expect(est.driftPpm).toBeCloseTo(-80, 0); // the device runs fast: the offset shrinks
+    expect(est.rttMs).toBeCloseTo(40, 2);
+    expect(est.sampleCount).toBe(16);
+  });
+
+  it("follows a drifting device where the min-RTT sample alone goes stale", () => {
+    const clean = device({ offsetMs: -3000, driftPpm: -100, delays: () => [30, 30] });
+    const queued = device({ offsetMs: -3000, driftPpm: -100, delays: () => [36, 30] }); // 6 ms of queue upstream
+    const session = feed([...clean.samples(0, 60_000), ...queued.samples(60_000, 76_000)]);
+    // The best samples are 16 s old, and the device drifted 1.6 ms since; the queued ones are
+    // 3 ms off (half their queue).
+    const est = estimateAt(session, 76_000, opts);
+    expect(Math.abs(est.offsetMs - clean.truth(76_000))).toBeLessThan(0.5);
+  });
+
+  it("reads the offset within the bound long after the last sample, growing the bound with age", () => {
+    const dev = device({ offsetMs: 42, driftPpm: 55, delays: () => [12, 12] });
+    const session = feed(dev.samples(0, 600_000));
+    const soon = estimateAt(session, 600_000, opts);
+    const later = estimateAt(session, 720_000, opts);
+    expect(Math.abs(later.offsetMs - dev.truth(720_000))).toBeLessThan(later.errorMs);
+    expect(later.errorMs).toBeGreaterThan(soon.errorMs);
+    expect(later.sampleCount).toBe(0); // no fresh samples; the estimate stands
+    expect(later.lastSampleTimeMs).toBe(soon.lastSampleTimeMs);
+  });
+
+  it("stays within 1 ms at p99 with +-100 ppm devices on jittered WAN links", () => {
+    const random = seeded(7);
+    const errors: number[] = [];
+    for (let d = 0; d < 30; d++) {
+      const base = 5 + random() * 70;
+      const jitter = pareto(random, 2);
+      const dev = device({ offsetMs: (random() * 2 - 1) * 10_000, driftPpm: (random() * 2 - 1) * 100, delays: () => [base + jitter(), base + jitter()] });
+      let session: ClockFilterState | undefined;
+      for (let t = 0; t < 300_000; t += 2000) {
+        session = feed(dev.samples(t, t + 1), session);
+        if (t >= 30_000) {
+          const read = t + 2000 * random(); // before the next sample is known
+          errors.push(Math.abs(estimateAt(session, read, opts).offsetMs - dev.truth(read)));
+        }
+      }
     }
-    expect(fit.errorMs).toBeGreaterThan(0);
-    expect(fit.errorMs).toBeLessThan(2);
+    expect(percentile(errors, 99)).toBeLessThan(1);
   });
 
-  it("ignores outliers: a group whose best sample still queued long", () => {
-    const filter = new ClockFilter({ groupSize: 2 });
-    const offset = () => 100;
-    for (let i = 0; i < 20; i++) filter.add(exchange(T + i * 1000, 5, 5, offset));
-    // Two samples, one group, both delayed on the way up by 40 ms: their offsets are 20 ms off.
-    filter.add(exchange(T + 21_000, 45, 5, offset));
-    filter.add(exchange(T + 22_000, 45, 5, offset));
-    expect(filter.fit()!.offsetMs).toBeCloseTo(100, 3);
+  it("is not moved by samples with huge one-sided delays", () => {
+    const dev = device({ offsetMs: -40, driftPpm: 0, delays: () => [5, 5] });
+    const spiky = device({ offsetMs: -40, driftPpm: 0, delays: () => [900, 3] });
+    const session = feed([...dev.samples(0, 20_000), ...spiky.samples(20_000, 30_000), ...dev.samples(30_000, 32_000)]);
+    expect(estimateAt(session, 32_000, opts).offsetMs).toBeCloseTo(-40, 1);
   });
 
-  it("rejects invalid samples without changing the estimate", () => {
-    const filter = new ClockFilter();
-    filter.add(exchange(T, 10, 10, () => 42));
-    const before = filter.fit();
-    expect(filter.add({ t0: 0, t1: 10, t2: 5, t3: 20 })).toBe(false);
-    expect(filter.fit()).toEqual(before);
+  it("judges the first samples against the link as it turns out to be", () => {
+    // The first ping queued 60 ms upstream: by itself it looks like the best there is.
+    let first = true;
+    const dev = device({ offsetMs: 700, driftPpm: 0, delays: () => (first ? ((first = false), [70, 10]) : [10, 10]) });
+    const session = feed(dev.samples(0, 8000));
+    expect(estimateAt(session, 8000, opts).offsetMs).toBeCloseTo(700, 0);
   });
 
-  it("forgets samples beyond its window", () => {
-    const filter = new ClockFilter({ windowMs: 60_000 });
-    for (let i = 0; i < 100; i++) filter.add(exchange(T + i * 1000, 10, 10, () => 0));
-    expect(filter.fit()!.sampleCount).toBe(61);
-  });
-});
-
-describe("ClockModel: bounded steps", () => {
-  const fit = (offsetMs: number) => ({
-    offsetMs,
-    driftPpm: 0,
-    refLocalMs: 0,
-    rttMs: 10,
-    errorMs: 0.1,
-    driftErrorPpm: 1,
-    sampleCount: 8,
-    chosenCount: 1,
+  it("starts over when the device's clock is stepped", () => {
+    let step = 0;
+    const base = device({ offsetMs: 100, driftPpm: 20, delays: () => [8, 8] });
+    const session = feed(base.samples(0, 240_000));
+    step = 1500; // the device's own NTP moved its clock 1.5 s back
+    const stepped = device({ offsetMs: 100 + step, driftPpm: 20, delays: () => [8, 8] });
+    const after = feed(stepped.samples(240_000, 260_000), session);
+    expect(Math.abs(estimateAt(after, 260_000, opts).offsetMs - stepped.truth(260_000))).toBeLessThan(0.5);
   });
 
-  it("takes forward steps and small backward steps at once", () => {
-    const m = new ClockModel({ maxBackwardStepMs: 1, slewPpm: 1000, resetStepMs: 1000 });
-    m.update(fit(100), 0);
-    expect(m.update(fit(105), 1000)).toBeCloseTo(5);
-    expect(m.update(fit(104.5), 2000)).toBeCloseTo(-0.5);
-    expect(m.serverAt(2000)).toBeCloseTo(2104.5);
+  it("errs by half a constant asymmetry of the link, which no sample shows", () => {
+    const dev = device({ offsetMs: 0, driftPpm: 0, delays: () => [30, 10] });
+    expect(estimateAt(feed(dev.samples(0, 60_000)), 60_000, opts).offsetMs).toBeCloseTo(10, 1);
   });
 
-  it("slews a larger backward correction: one step, then at slewPpm", () => {
-    const m = new ClockModel({ maxBackwardStepMs: 1, slewPpm: 1000, resetStepMs: 1000 });
-    m.update(fit(100), 0);
-    expect(m.update(fit(90), 10_000)).toBeCloseTo(-1);
-    expect(m.serverAt(10_000)).toBeCloseTo(10_099);
-    // 1000 ppm: 1 ms per second of the remaining 9 ms.
-    expect(m.serverAt(14_000)).toBeCloseTo(14_095);
-    expect(m.serverAt(19_000)).toBeCloseTo(19_090);
-    expect(m.serverAt(30_000)).toBeCloseTo(30_090);
-    // Time never runs backwards while slewing.
-    let last = -Infinity;
-    for (let l = 9_000; l < 21_000; l += 7) {
-      const s = m.serverAt(l);
-      expect(s).toBeGreaterThan(last);
-      last = s;
-    }
-    // toLocal inverts it.
-    expect(m.localAt(m.serverAt(12_345.6))).toBeCloseTo(12_345.6, 6);
+  it("reports the window's smallest and median round trips", () => {
+    const rtts = [10, 30, 20, 400];
+    let i = 0;
+    const dev = device({ offsetMs: 0, driftPpm: 0, delays: () => [rtts[i]! / 2, rtts[i++]! / 2] });
+    const est = estimateAt(feed(dev.samples(0, 8000)), 8000, opts);
+    expect(est.rttMs).toBeCloseTo(10, 6);
+    expect(est.typicalRttMs).toBeCloseTo(25, 6);
   });
 
-  it("takes a change beyond the reset step at once (the device's clock was set)", () => {
-    const m = new ClockModel({ maxBackwardStepMs: 1, slewPpm: 1000, resetStepMs: 1000 });
-    m.update(fit(100), 0);
-    expect(m.update(fit(-5000), 1000)).toBeCloseTo(-5100);
+  it("keeps at most windowSize samples, dropping the oldest", () => {
+    const small = { ...opts, windowSize: 3 };
+    const samples = [1, 2, 3, 4, 5].map((i) => sample(exchange(i * 100, i, 1, 1)));
+    expect(freshWindow(samples, 600, small).map((s) => Math.round(s.offsetMs))).toEqual([3, 4, 5]);
+    expect(advanceClockFilter({ window: [], filter: undefined }, samples, small)!.window).toHaveLength(3);
+  });
+
+  it("has no estimate without samples", () => {
+    expect(advanceClockFilter({ window: [], filter: undefined }, [], opts)).toBeUndefined();
   });
 });

@@ -1,227 +1,190 @@
+import { median } from "../../../services/common/stats.js";
+import {
+  defaultDriftFilterOptions,
+  offsetAt,
+  startFilter,
+  updateFilter,
+  type DriftFilterOptions,
+  type DriftState,
+} from "./drift-filter.js";
+
 /**
- * The clock filter: NTP-style samples in, an estimate of the server's clock out.
+ * The clock filter, as pure functions: the one estimator of a clock's offset and drift, run by
+ * the clock service (for every session, state kept in Redis) and by the SDK (for the device's
+ * own view of the server's clock).
  *
- * A sample is one ping: sent at t0 and answered at t3 by the device's clock, received at t1
- * and answered at t2 by the server's. Its round trip is (t3 - t0) - (t2 - t1) and its offset
- * ((t1 - t0) + (t2 - t3)) / 2, so that server time = device time + offset. Queueing only ever
- * adds delay, and delay added to one direction only is what makes an offset wrong (by half
- * of it), so the samples with the smallest round trips are the truthful ones.
+ * A sample is one ping exchange: t0 (client send, client clock), t1 (server receive), t2
+ * (server send), t3 (client receive, client clock). Its round trip excludes the server's own
+ * time, and its offset assumes the two directions took equally long:
  *
- * The filter keeps the samples of the last minutes, takes the minimum-RTT sample of each
- * group of consecutive samples, drops the groups whose best sample still queued noticeably,
- * and fits offset and drift (a weighted line through the rest: clocks of devices run up to
- * a few hundred ppm fast or slow, 6 ms a minute at 100 ppm). The line predicts the offset
- * at any instant, so the estimate does not go stale between pings.
+ *     rtt    = (t3 - t0) - (t2 - t1)
+ *     offset = ((t1 - t0) + (t2 - t3)) / 2        server time = client time + offset
+ *
+ * Queueing delay only ever adds to a sample's round trip, and it is what makes the two
+ * directions unequal, so the samples with the smallest round trips carry the least offset
+ * error (the idea of NTP's minimum-RTT clock filter). The last sample is not used as such: one
+ * delayed packet would move the estimate by half its delay. The filter keeps a window of recent
+ * samples (the link's round trip: its smallest; the typical one: its median) and a drift
+ * filter (drift-filter.ts) that every sample updates, weighed by how much it queued, so the
+ * estimate knows the clock's drift and extrapolates to any instant.
+ *
+ * Each keeper puts samples on its own time axis: the server at t1 (its clock), a device at
+ * the midpoint of t0 and t3 (its clock). Drift is per that axis; the two differ by the drift
+ * itself (1e-4 of it), far below anything measurable.
  *
  * What no filter can see: a path whose two directions differ by a constant `a` gives every
- * sample the same offset error a/2. The error bound here is statistical (the scatter of the
- * fit) and does not include it; the round trip bounds it (|a|/2 <= rtt/2).
+ * sample the same offset error a/2. The error bound is statistical and does not include it;
+ * the round trip bounds it (|a|/2 <= rtt/2).
  */
 
-/** One ping exchange: t0 and t3 by the device's clock, t1 and t2 by the server's (ms). */
-export interface ClockSample {
+/** The four times of one exchange, in ms. */
+export interface ExchangeTimes {
   t0: number;
   t1: number;
   t2: number;
   t3: number;
 }
 
-/** The filter's settings. Defaults: DEFAULT_CLOCK_FILTER_OPTIONS. */
-export interface ClockFilterOptions {
-  /** Samples older than this (device time, behind the newest) leave the fit. */
-  windowMs: number;
-  /** The most samples kept. */
-  maxSamples: number;
-  /** The minimum-RTT sample of each group of this many consecutive samples enters the fit. */
-  groupSize: number;
-  /** Drift is fitted once the chosen samples span at least this long; before, it is 0 (or the last fit). */
-  minDriftSpanMs: number;
-  /** Fitted drift is clamped to +-this (ppm). */
-  maxDriftPpm: number;
-  /** A sample's own timing noise (stamping, scheduling), ms: the floor of its error. */
-  sampleNoiseMs: number;
-  /** Round trips above this are rejected as broken (ms). */
-  maxRttMs: number;
+/** One evaluated sample. */
+export interface ClockSampleValue {
+  /** When the sample was taken, on its keeper's axis (see evaluateExchange): its age is measured from it. */
+  timeMs: number;
+  rttMs: number;
+  offsetMs: number;
 }
 
-export const DEFAULT_CLOCK_FILTER_OPTIONS: ClockFilterOptions = {
-  windowMs: 10 * 60_000,
-  maxSamples: 600,
-  groupSize: 4,
-  minDriftSpanMs: 15_000,
-  maxDriftPpm: 500,
-  sampleNoiseMs: 0.1,
+export interface ClockFilterOptions {
+  /** The drift filter's settings (default: defaultDriftFilterOptions). */
+  drift?: DriftFilterOptions;
+  /** How many recent samples the window keeps. */
+  windowSize: number;
+  /** Samples older than this (on the keeper's axis) leave the window. */
+  maxSampleAgeMs: number;
+  /** Samples with a longer round trip are rejected as broken or useless. */
+  maxRttMs: number;
+  /**
+   * The resolution of client clocks. A client that reads whole milliseconds can measure a
+   * round trip slightly shorter than the server's own holding time; such a sample is kept with
+   * a round trip of 0 instead of being rejected as impossible.
+   */
+  clientResolutionMs: number;
+}
+
+export const defaultClockFilterOptions: ClockFilterOptions = {
+  windowSize: 16,
+  maxSampleAgeMs: 120_000,
   maxRttMs: 10_000,
+  clientResolutionMs: 1,
 };
 
-/** The fitted clock: server(l) = l + offsetMs + driftPpm * 1e-6 * (l - refLocalMs). */
-export interface ClockFit {
-  offsetMs: number;
-  driftPpm: number;
-  /** The device-time instant offsetMs refers to. */
-  refLocalMs: number;
-  /** The smallest round trip among the chosen samples. */
-  rttMs: number;
-  /** The statistical uncertainty of the offset at refLocalMs (about 2 sigma), ms. */
-  errorMs: number;
-  /** Uncertainty of the drift (about 2 sigma), ppm; Infinity before it is fitted. */
-  driftErrorPpm: number;
-  /** Samples in the window, and how many of them were chosen for the fit. */
-  sampleCount: number;
-  chosenCount: number;
+/** What error_ms and drift_error_ppm cover: this many standard deviations (about p99.7). */
+export const ERROR_SIGMAS = 3;
+
+/**
+ * Evaluates an exchange; undefined when it cannot be a real measurement: a time that is not
+ * finite, the server answering before it received (t2 < t1), a round trip below zero by more
+ * than the client clock's resolution, or one longer than maxRttMs. `axis` says whose clock the
+ * sample's time is read on: the server's (t1) or the device's (midway between t0 and t3).
+ */
+export function evaluateExchange(times: ExchangeTimes, opts: ClockFilterOptions, axis: "server" | "device" = "server"): ClockSampleValue | undefined {
+  const { t0, t1, t2, t3 } = times;
+  if (![t0, t1, t2, t3].every(Number.isFinite)) return undefined;
+  if (t2 < t1) return undefined;
+  const rttMs = t3 - t0 - (t2 - t1);
+  if (rttMs < -opts.clientResolutionMs || rttMs > opts.maxRttMs) return undefined;
+  const timeMs = axis === "server" ? t1 : (t0 + t3) / 2;
+  return { timeMs, rttMs: Math.max(0, rttMs), offsetMs: (t1 - t0 + (t2 - t3)) / 2 };
 }
 
-interface Point {
-  x: number;
-  y: number;
-  rtt: number;
-  w: number;
-}
-
-/** The round trip and offset of a sample, undefined when it cannot be right. */
-export function evaluateSample(s: ClockSample, maxRttMs = Infinity): { rttMs: number; offsetMs: number; localMs: number } | undefined {
-  const rttMs = s.t3 - s.t0 - (s.t2 - s.t1);
-  if (![s.t0, s.t1, s.t2, s.t3].every(Number.isFinite) || s.t2 < s.t1 || s.t3 < s.t0 || rttMs < 0 || rttMs > maxRttMs) {
-    return undefined;
-  }
-  return { rttMs, offsetMs: (s.t1 - s.t0 + (s.t2 - s.t3)) / 2, localMs: (s.t0 + s.t3) / 2 };
-}
-
-/** Weighted least squares y = a + b (x - x0); b fixed to `fixedSlope` when given. */
-function fitLine(points: Point[], x0: number, fixedSlope?: number) {
-  let sw = 0;
-  let sx = 0;
-  let sy = 0;
-  for (const p of points) {
-    sw += p.w;
-    sx += p.w * (p.x - x0);
-    sy += p.w * p.y;
-  }
-  const mx = sx / sw;
-  const my = sy / sw;
-  let sxx = 0;
-  let sxy = 0;
-  for (const p of points) {
-    const dx = p.x - x0 - mx;
-    sxx += p.w * dx * dx;
-    sxy += p.w * dx * (p.y - my);
-  }
-  const b = fixedSlope ?? (sxx > 0 ? sxy / sxx : 0);
-  return { a: my - b * mx, b, mx, sw, sxx };
-}
-
-/** Median of a non-empty list. */
-function median(values: number[]): number {
-  const s = [...values].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+/** The samples of a window still young enough at `nowMs`, newest last, at most windowSize. */
+export function freshWindow(samples: readonly ClockSampleValue[], nowMs: number, opts: ClockFilterOptions): ClockSampleValue[] {
+  const oldest = nowMs - opts.maxSampleAgeMs;
+  return samples.filter((s) => s.timeMs >= oldest).slice(-opts.windowSize);
 }
 
 /**
- * The NTP-style filter with a drift fit. Add samples as they complete; `fit()` is the
- * current estimate (undefined before the first valid sample).
+ * A clock at one instant: the offset there, with what a reader needs to extrapolate
+ * it to any other instant T and to know how far to trust it:
+ *
+ *     offset(T) = offsetMs + driftPpm * 1e-6 * (T - referenceTimeMs)
+ *     error(T) <= errorMs + driftErrorPpm * 1e-6 * |T - referenceTimeMs|
  */
-export class ClockFilter {
-  private readonly samples: Array<{ rttMs: number; offsetMs: number; localMs: number }> = [];
-  private readonly opts: ClockFilterOptions;
-  private lastDriftPpm: number | undefined;
-  private current: ClockFit | undefined;
+export interface ClockEstimateValue {
+  /** server time = client time + offset, at referenceTimeMs. */
+  offsetMs: number;
+  /** The instant the offset is for (on the keeper's axis: server time in the clock service). */
+  referenceTimeMs: number;
+  /** How fast the offset grows, ppm (the device's clock runs that much slow). */
+  driftPpm: number;
+  /** The offset's error at referenceTimeMs, ERROR_SIGMAS standard deviations, ms. */
+  errorMs: number;
+  /** The drift's error, ERROR_SIGMAS standard deviations, ppm. */
+  driftErrorPpm: number;
+  /** The smallest round trip of the window: the link's own. */
+  rttMs: number;
+  /** The median round trip of the window: the typical link, robust to spikes. */
+  typicalRttMs: number;
+  /** Samples in the window. */
+  sampleCount: number;
+  /** The newest sample's time (on the server: its t1). */
+  lastSampleTimeMs: number;
+}
 
-  constructor(opts: Partial<ClockFilterOptions> = {}) {
-    this.opts = { ...DEFAULT_CLOCK_FILTER_OPTIONS, ...opts };
-  }
+/** The filter's state (what the clock service stores per session): its window of samples and its drift filter. */
+export interface ClockFilterState {
+  window: ClockSampleValue[];
+  filter: DriftState;
+}
 
-  /** Adds a sample; false (and nothing changes) when it cannot be right. */
-  add(sample: ClockSample): boolean {
-    const v = evaluateSample(sample, this.opts.maxRttMs);
-    if (v === undefined) return false;
-    this.samples.push(v);
-    const newest = v.localMs;
-    while (this.samples.length > this.opts.maxSamples || (this.samples.length > 1 && this.samples[0]!.localMs < newest - this.opts.windowMs)) {
-      this.samples.shift();
+const driftOptions = (opts: ClockFilterOptions) => opts.drift ?? defaultDriftFilterOptions;
+const minRtt = (samples: readonly ClockSampleValue[]) => samples.reduce((m, s) => Math.min(m, s.rttMs), Infinity);
+
+/**
+ * Takes new samples (in the order they were taken) into the filter: each joins the
+ * window and updates the filter, weighed against the link of the window so far. While the
+ * window still holds every sample the filter has taken in (the first window's worth, or
+ * after a restart), the filter is run again over all of them against the window's link as it
+ * is now: early samples were judged against a link not yet known, and the first samples are
+ * where an estimate is weakest. `filter` is undefined for the first samples.
+ */
+export function advanceClockFilter(
+  previous: { window: readonly ClockSampleValue[]; filter: DriftState | undefined },
+  fresh: readonly ClockSampleValue[],
+  opts: ClockFilterOptions,
+): ClockFilterState | undefined {
+  const o = driftOptions(opts);
+  let window = [...previous.window];
+  let filter = previous.filter;
+  for (const sample of fresh) {
+    window = [...window, sample].slice(-opts.windowSize);
+    const link = minRtt(window);
+    if (!filter || window[0]!.timeMs <= filter.startTimeMs) {
+      const taken = filter ? window.filter((s) => s.timeMs >= filter!.startTimeMs) : [sample];
+      filter = taken.slice(1).reduce((f, s) => updateFilter(f, s, link, o), startFilter(taken[0]!, link, o));
+    } else {
+      filter = updateFilter(filter, sample, link, o);
     }
-    this.current = this.refit();
-    return true;
   }
+  return filter && { window, filter };
+}
 
-  /** The current fit; undefined before any valid sample. */
-  fit(): ClockFit | undefined {
-    return this.current;
-  }
-
-  /** Forgets everything (the device's clock was replaced). */
-  reset(): void {
-    this.samples.length = 0;
-    this.current = undefined;
-    this.lastDriftPpm = undefined;
-  }
-
-  /** The minimum-RTT sample of each group of consecutive samples, newest group ending at the newest sample. */
-  private chooseCandidates(): Point[] {
-    const { groupSize } = this.opts;
-    const out: Point[] = [];
-    // Groups are aligned to the newest sample, so the newest group is always complete once
-    // there are groupSize samples, and a group's best sample does not change as samples arrive
-    // (except in the newest group).
-    for (let end = this.samples.length; end > 0; end -= groupSize) {
-      let best = this.samples[end - 1]!;
-      for (let i = Math.max(0, end - groupSize); i < end - 1; i++) if (this.samples[i]!.rttMs < best.rttMs) best = this.samples[i]!;
-      out.push({ x: best.localMs, y: best.offsetMs, rtt: best.rttMs, w: 0 });
-    }
-    return out.reverse();
-  }
-
-  private refit(): ClockFit | undefined {
-    const o = this.opts;
-    let points = this.chooseCandidates();
-    if (points.length === 0) return undefined;
-    const minRtt = Math.min(...points.map((p) => p.rtt));
-    // A group whose best sample still queued well beyond the others is left out: its offset
-    // may be off by half of that queueing.
-    const excess = points.map((p) => p.rtt - minRtt);
-    const limit = Math.max(1, 3 * median(excess));
-    points = points.filter((p) => p.rtt - minRtt <= limit);
-    // Each sample's offset may be off by up to half its extra delay: weigh by that.
-    for (const p of points) p.w = 1 / (o.sampleNoiseMs ** 2 + ((p.rtt - minRtt) / 2) ** 2);
-
-    const x0 = points[points.length - 1]!.x;
-    const span = x0 - points[0]!.x;
-    const fitDrift = points.length >= 3 && span >= o.minDriftSpanMs;
-    const fixed = fitDrift ? undefined : (this.lastDriftPpm ?? 0) * 1e-6;
-    let line = fitLine(points, x0, fixed);
-    if (points.length >= 4) {
-      // One pass of outlier removal: residuals far beyond the robust spread.
-      const residuals = points.map((p) => p.y - (line.a + line.b * (p.x - x0)));
-      const spread = 1.4826 * median(residuals.map(Math.abs));
-      const kept = points.filter((_, i) => Math.abs(residuals[i]!) <= Math.max(4 * spread, 4 * o.sampleNoiseMs));
-      if (kept.length >= 2 && kept.length < points.length) {
-        points = kept;
-        line = fitLine(points, x0, fixed);
-      }
-    }
-    const maxDrift = o.maxDriftPpm * 1e-6;
-    const b = Math.max(-maxDrift, Math.min(maxDrift, line.b));
-    if (fitDrift) this.lastDriftPpm = b * 1e6;
-
-    // Uncertainty: weights are 1/variance of each point, so 1/sum(w) is the variance of the
-    // mean and 1/Sxx that of the slope, scaled up when the residuals scatter more than the
-    // weights expect (reduced chi-square above 1).
-    let chi2 = 0;
-    for (const p of points) chi2 += p.w * (p.y - (line.a + b * (p.x - x0))) ** 2;
-    const dof = points.length - (fitDrift ? 2 : 1);
-    const scale = dof > 0 ? Math.max(1, chi2 / dof) : 1;
-    const slopeKnown = fitDrift && line.sxx > 0;
-    const varA = scale * (1 / line.sw + (slopeKnown ? line.mx ** 2 / line.sxx : 0));
-    const varB = slopeKnown ? scale / line.sxx : Infinity;
-    return {
-      offsetMs: line.a,
-      driftPpm: b * 1e6,
-      refLocalMs: x0,
-      rttMs: minRtt,
-      errorMs: 2 * Math.sqrt(varA),
-      driftErrorPpm: 2 * Math.sqrt(varB) * 1e6,
-      sampleCount: this.samples.length,
-      chosenCount: points.length,
-    };
-  }
+/**
+ * The estimate at `atMs` (on the samples' axis): the filter extrapolated there, and the window's round
+ * trips (of its samples still fresh at `atMs`; the last known ones when none is).
+ */
+export function estimateAt(state: ClockFilterState, atMs: number, opts: ClockFilterOptions): ClockEstimateValue {
+  const { offsetMs, sigmaMs } = offsetAt(state.filter, atMs, driftOptions(opts));
+  const fresh = freshWindow(state.window, atMs, opts);
+  const window = fresh.length > 0 ? fresh : state.window;
+  return {
+    offsetMs,
+    referenceTimeMs: atMs,
+    driftPpm: state.filter.drift * 1e6,
+    errorMs: ERROR_SIGMAS * sigmaMs,
+    driftErrorPpm: ERROR_SIGMAS * Math.sqrt(state.filter.pDD) * 1e6,
+    rttMs: minRtt(window),
+    typicalRttMs: median(window.map((s) => s.rttMs)),
+    sampleCount: fresh.length,
+    lastSampleTimeMs: state.window.length > 0 ? state.window[state.window.length - 1]!.timeMs : state.filter.referenceTimeMs,
+  };
 }

@@ -1,4 +1,7 @@
-import type { ClockFit } from "./clock-filter.js";
+import type { ClockEstimateValue } from "./clock-filter.js";
+
+/** What the model follows: the filter's estimate at one device instant, which extrapolates with its drift. */
+export type ClockFit = Pick<ClockEstimateValue, "offsetMs" | "driftPpm" | "referenceTimeMs">;
 
 /** How the published estimate may move when a new fit arrives. */
 export interface StepOptions {
@@ -83,5 +86,5 @@ export class ClockModel {
 
 /** Server time at device time `localMs` by a fit. */
 export function fitAt(fit: ClockFit, localMs: number): number {
-  return localMs + fit.offsetMs + fit.driftPpm * 1e-6 * (localMs - fit.refLocalMs);
+  return localMs + fit.offsetMs + fit.driftPpm * 1e-6 * (localMs - fit.referenceTimeMs);
 }

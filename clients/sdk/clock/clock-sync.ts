@@ -1,5 +1,13 @@
 import { Emitter } from "../emitter.js";
-import { ClockFilter, DEFAULT_CLOCK_FILTER_OPTIONS, type ClockFilterOptions, type ClockSample } from "./clock-filter.js";
+import {
+  advanceClockFilter,
+  defaultClockFilterOptions,
+  estimateAt,
+  evaluateExchange,
+  type ClockFilterOptions,
+  type ClockFilterState,
+  type ExchangeTimes,
+} from "./clock-filter.js";
 import { ClockModel, DEFAULT_STEP_OPTIONS, type StepOptions } from "./clock-model.js";
 import type { LocalClock } from "./local-clock.js";
 
@@ -23,7 +31,7 @@ export interface ClockSyncOptions extends StepOptions {
 
 export const DEFAULT_CLOCK_SYNC_OPTIONS: ClockSyncOptions = {
   ...DEFAULT_STEP_OPTIONS,
-  filter: DEFAULT_CLOCK_FILTER_OPTIONS,
+  filter: defaultClockFilterOptions,
   burstCount: 8,
   burstIntervalMs: 40,
   intervalMs: 1000,
@@ -40,7 +48,7 @@ export interface ClockEstimate {
   /** The smallest round trip among the samples in use (ms). */
   rttMs: number;
   /**
-   * The estimate's statistical uncertainty now (about 2 sigma, ms): the fit's scatter, the
+   * The estimate's statistical uncertainty now (3 sigma, ms): the filter's, grown by the
    * drift's uncertainty over the time since the samples, and any correction still being
    * slewed in. A constant path asymmetry is not in it (no client can see one): it is at most rttMs / 2.
    */
@@ -55,17 +63,18 @@ export interface ClockSyncEvents {
   /** The first estimate is ready. */
   synced(estimate: ClockEstimate): void;
   /** A valid sample was added (for diagnostics and comparisons). */
-  sample(sample: ClockSample): void;
+  sample(sample: ExchangeTimes): void;
 }
 
 /**
  * The device's view of the server's clock: pings (a burst at connect, then periodic ones)
- * feed the filter, whose fit is published with bounded steps. Works with any pinger: pings
- * on the Connect stream, or unary ClockService/Ping.
+ * feed the clock filter (the same one the clock service runs, on the device's time axis),
+ * whose estimate is published with bounded steps. Works with any pinger: pings on the
+ * Connect stream, or unary ClockService/Ping.
  */
 export class ClockSync extends Emitter<ClockSyncEvents> {
   private readonly opts: ClockSyncOptions;
-  private readonly filter: ClockFilter;
+  private state: ClockFilterState | undefined;
   private readonly model: ClockModel;
   private pinger: Pinger | undefined;
   private timers: Array<ReturnType<typeof setTimeout>> = [];
@@ -80,8 +89,7 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
     opts: Partial<ClockSyncOptions> = {},
   ) {
     super();
-    this.opts = { ...DEFAULT_CLOCK_SYNC_OPTIONS, ...opts, filter: { ...DEFAULT_CLOCK_FILTER_OPTIONS, ...opts.filter } };
-    this.filter = new ClockFilter(this.opts.filter);
+    this.opts = { ...DEFAULT_CLOCK_SYNC_OPTIONS, ...opts, filter: { ...defaultClockFilterOptions, ...opts.filter } };
     this.model = new ClockModel(this.opts);
   }
 
@@ -109,14 +117,16 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
   }
 
   /** Adds a sample measured elsewhere (also what each ping does). */
-  addSample(sample: ClockSample): void {
-    if (!this.filter.add(sample)) return;
+  addSample(sample: ExchangeTimes): void {
+    const value = evaluateExchange(sample, this.opts.filter, "device");
+    if (value === undefined) return;
+    this.state = advanceClockFilter(this.state ?? { window: [], filter: undefined }, [value], this.opts.filter);
     this.emit("sample", sample);
-    const fit = this.filter.fit()!;
+    const now = this.localClock.now();
     // Until the first burst is in, each better sample may move the estimate either way at
     // once: nothing relies on it yet. After that, steps are bounded.
-    const settling = fit.sampleCount < this.opts.burstCount;
-    this.model.update(fit, this.localClock.now(), settling);
+    const settling = this.state!.window.length < this.opts.burstCount;
+    this.model.update(estimateAt(this.state!, now, this.opts.filter), now, settling);
     if (!this.synced) return;
     const estimate = this.estimate()!;
     if (!this.announcedSync) {
@@ -153,7 +163,7 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
 
   /** True once the estimate rests on samplesToSync samples. */
   get synced(): boolean {
-    return (this.filter.fit()?.sampleCount ?? 0) >= this.opts.samplesToSync;
+    return (this.state?.window.length ?? 0) >= this.opts.samplesToSync;
   }
 
   /** Resolves when the clock is synchronised. */
@@ -178,17 +188,15 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
 
   /** The estimate now; undefined until synchronised. */
   estimate(): ClockEstimate | undefined {
-    const fit = this.model.current;
-    if (fit === undefined || !this.synced) return undefined;
+    if (this.state === undefined || !this.synced) return undefined;
     const now = this.localClock.now();
-    const age = Math.abs(now - fit.refLocalMs);
-    const driftError = Number.isFinite(fit.driftErrorPpm) ? fit.driftErrorPpm : this.opts.filter.maxDriftPpm;
+    const filtered = estimateAt(this.state, now, this.opts.filter);
     return {
       offsetMs: this.model.serverAt(now) - now,
-      driftPpm: fit.driftPpm,
-      rttMs: fit.rttMs,
-      errorBoundMs: fit.errorMs + driftError * 1e-6 * age + this.model.pendingSlewMs(now),
-      sampleCount: fit.sampleCount,
+      driftPpm: filtered.driftPpm,
+      rttMs: filtered.rttMs,
+      errorBoundMs: filtered.errorMs + this.model.pendingSlewMs(now),
+      sampleCount: filtered.sampleCount,
     };
   }
 }

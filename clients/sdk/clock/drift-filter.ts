@@ -1,5 +1,5 @@
 /**
- * A session's clock offset AND drift, as a small Kalman filter over its samples (the way
+ * A clock's offset AND drift, as a small Kalman filter over its samples (the way
  * Sendspin tracks a clock), as pure functions.
  *
  * A device's clock runs fast or slow against the server's (+-100 ppm is common: 6 ms a minute),
@@ -22,8 +22,8 @@
 
 /** One sample as the filter sees it. */
 export interface DriftSample {
-  /** The server time the ping arrived (t1). */
-  serverTimeMs: number;
+  /** When the sample was taken, on the keeper's axis (the server: t1). */
+  timeMs: number;
   offsetMs: number;
   rttMs: number;
 }
@@ -32,7 +32,7 @@ export interface DriftSample {
 export interface DriftState {
   referenceTimeMs: number;
   offsetMs: number;
-  /** d offset / d server time, dimensionless (1e-6 = 1 ppm). */
+  /** d offset / d time, dimensionless (1e-6 = 1 ppm). */
   drift: number;
   /** Covariance: offset (ms^2), offset x drift (ms), drift (1). */
   pOO: number;
@@ -40,7 +40,7 @@ export interface DriftState {
   pDD: number;
   /** Consecutive clean samples that disagreed beyond belief (a device clock that was stepped). */
   surprises: number;
-  /** The server time of the first sample this filter took in (since it started or restarted). */
+  /** The time of the first sample this filter took in (since it started or restarted). */
   startTimeMs: number;
 }
 
@@ -89,18 +89,18 @@ export function sampleVariance(sample: DriftSample, linkRttMs: number, opts: Dri
 /** A new filter from its first sample: the offset within half its round trip, drift unknown. */
 export function startFilter(sample: DriftSample, linkRttMs: number, opts: DriftFilterOptions): DriftState {
   return {
-    referenceTimeMs: sample.serverTimeMs,
+    referenceTimeMs: sample.timeMs,
     offsetMs: sample.offsetMs,
     drift: 0,
     pOO: sampleVariance(sample, linkRttMs, opts) + (sample.rttMs / 2) ** 2 / 3,
     pOD: 0,
     pDD: opts.driftPrior ** 2,
     surprises: 0,
-    startTimeMs: sample.serverTimeMs,
+    startTimeMs: sample.timeMs,
   };
 }
 
-/** The state carried forward to server time `atMs` (never backward). */
+/** The state carried forward to time `atMs` (never backward). */
 export function predict(s: DriftState, atMs: number, opts: DriftFilterOptions): DriftState {
   const dt = atMs - s.referenceTimeMs;
   if (dt <= 0) return s;
@@ -115,13 +115,13 @@ export function predict(s: DriftState, atMs: number, opts: DriftFilterOptions): 
 }
 
 /**
- * Takes one sample in; `linkRttMs` is the smallest round trip of the session's recent window.
+ * Takes one sample in; `linkRttMs` is the smallest round trip of the recent window.
  * A sample that disagrees beyond belief is skipped, and when it is clean it counts as a
  * surprise; surprisesToReset of them with no clean agreeing sample in between restart the
  * filter from the latest.
  */
 export function updateFilter(s: DriftState, sample: DriftSample, linkRttMs: number, opts: DriftFilterOptions): DriftState {
-  const p = predict(s, sample.serverTimeMs, opts);
+  const p = predict(s, sample.timeMs, opts);
   const innovation = sample.offsetMs - p.offsetMs;
   const innovationVar = p.pOO + sampleVariance(sample, linkRttMs, opts);
   const clean = queuedMs(sample, linkRttMs) <= opts.cleanQueueMs;
@@ -143,7 +143,7 @@ export function updateFilter(s: DriftState, sample: DriftSample, linkRttMs: numb
   };
 }
 
-/** The offset at server time `atMs` and its standard deviation. */
+/** The offset at time `atMs` and its standard deviation. */
 export function offsetAt(s: DriftState, atMs: number, opts: DriftFilterOptions): { offsetMs: number; sigmaMs: number } {
   const p = predict(s, Math.max(atMs, s.referenceTimeMs), opts);
   const dt = atMs - s.referenceTimeMs;

@@ -1,6 +1,6 @@
 import { defaultDriftFilterOptions as opts, offsetAt, predict, startFilter, updateFilter, type DriftState } from "./drift-filter.js";
 
-const clean = (t: number, offsetMs: number) => ({ serverTimeMs: t, offsetMs, rttMs: 20 });
+const clean = (t: number, offsetMs: number) => ({ timeMs: t, offsetMs, rttMs: 20 });
 
 /** A filter that has seen `n` clean samples every 2 s of a device drifting `drift`. */
 function trained(n: number, drift: number): DriftState {
@@ -42,7 +42,7 @@ describe("the drift filter", () => {
 
   it("gives a far-off sample that queued almost no weight, and no surprise", () => {
     const s = trained(50, 0);
-    const queued = updateFilter(s, { serverTimeMs: s.referenceTimeMs + 2000, offsetMs: 400, rttMs: 1000 }, 20, opts);
+    const queued = updateFilter(s, { timeMs: s.referenceTimeMs + 2000, offsetMs: 400, rttMs: 1000 }, 20, opts);
     expect(queued.offsetMs).toBeCloseTo(10, 3);
     expect(queued.surprises).toBe(0);
   });

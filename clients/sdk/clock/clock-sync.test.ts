@@ -1,0 +1,74 @@
+import { ClockSync } from "./clock-sync.js";
+
+/** A device clock that moves only when told to: off by `offsetMs` and running `driftPpm` fast against the server's. */
+function deviceClock(offsetMs: number, driftPpm: number) {
+  let server = 1_800_000_000_000;
+  const local = (s: number) => s - offsetMs + driftPpm * 1e-6 * (s - 1_800_000_000_000);
+  return {
+    clock: { now: () => local(server) },
+    local,
+    get serverNow() {
+      return server;
+    },
+    advance(ms: number) {
+      server += ms;
+    },
+  };
+}
+
+/** A deterministic source in [0, 1). */
+function seeded(seed: number) {
+  let a = seed;
+  return () => ((a = (Math.imul(a, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+describe("ClockSync: the shared filter on the device's axis", () => {
+  it("tracks a drifting device's server time within a fraction of a ms, never stepping back more than allowed", () => {
+    const dev = deviceClock(-7_300, 90);
+    const sync = new ClockSync(dev.clock, { maxBackwardStepMs: 1 });
+    const random = seeded(3);
+    let steps = 0;
+    const errors: number[] = [];
+    for (let i = 0; i < 600; i++) {
+      // A 40 ms link with heavy upstream or downstream queueing now and then.
+      const up = 20 + (random() < 0.2 ? random() * 40 : random() * 0.5);
+      const down = 20 + (random() < 0.2 ? random() * 40 : random() * 0.5);
+      const t0 = dev.clock.now();
+      dev.advance(up);
+      const t1 = dev.serverNow;
+      const t2 = t1 + 0.05;
+      dev.advance(0.05 + down);
+      const t3 = dev.clock.now();
+      const before = i >= 8 ? sync.toServer(t3) : undefined;
+      sync.addSample({ t0, t1, t2, t3 });
+      // Once the burst is in, a new sample never moves the device's idea of "now" back by more than maxBackwardStepMs.
+      if (before !== undefined) {
+        const step = sync.toServer(t3) - before;
+        expect(step).toBeGreaterThan(-1.0001);
+        if (Math.abs(step) > 1e-9) steps++;
+      }
+      dev.advance(1000 - up - down - 0.05);
+      if (i >= 60) errors.push(Math.abs(sync.serverNow() - dev.serverNow));
+    }
+    expect(steps).toBeGreaterThan(0);
+    expect(Math.max(...errors)).toBeLessThan(0.5);
+    expect(sync.estimate()!.driftPpm).toBeCloseTo(-90, 0);
+    expect(Math.abs(sync.toLocal(dev.serverNow + 5000) - dev.local(dev.serverNow + 5000))).toBeLessThan(0.5);
+  });
+
+  it("is synchronised after samplesToSync samples, and ignores samples that cannot be right", () => {
+    const dev = deviceClock(100, 0);
+    const sync = new ClockSync(dev.clock, { samplesToSync: 2 });
+    sync.addSample({ t0: 10, t1: 5, t2: 4, t3: 20 }); // the server answered before it received
+    expect(sync.synced).toBe(false);
+    for (let i = 0; i < 2; i++) {
+      const t0 = dev.clock.now();
+      dev.advance(10);
+      const t1 = dev.serverNow;
+      dev.advance(10);
+      sync.addSample({ t0, t1, t2: t1, t3: dev.clock.now() });
+    }
+    expect(sync.synced).toBe(true);
+    expect(sync.serverNow()).toBeCloseTo(dev.serverNow, 6);
+  });
+});
