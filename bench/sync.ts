@@ -1,5 +1,5 @@
 /**
- * npm run bench:sync -- [--devices=50] [--minutes=10] [--workers=4] [--seed=1] [--profiles=a,b]
+ * npm run bench:sync -- [--devices=50] [--minutes=10] [--workers=4] [--seed=1] [--profiles=a,b] [--parallel=1]
  *
  * The sync-accuracy harness. Per network profile: N simulated devices, each an SDK client
  * with its own skewed clock (offset up to +-10 s, drift up to +-100 ppm) and output latency,
@@ -7,11 +7,14 @@
  * against the real services as separate processes (private redis-server). A DJ (an SDK
  * client on a direct link) starts, seeks, pauses, resumes and starts new tracks; some
  * devices join late. Every device plays along on a simulated player that applies the SDK's
- * corrections. Devices connect over 10 s and warm up for 30 s before the first start. The harness knows the truth (the gateway's clock, to which every process
- * calibrates itself over loopback), so it reports: start spread per start, per-device start
+ * corrections. Devices connect over 10 s and warm up for 30 s before the first start. The
+ * harness knows the truth (the host's clock, read by every process as the services read it:
+ * one clock with the gateway's server time), so it reports: start spread per start, per-device start
  * error, heard position error over time, the SDK's clock error and the seed's method (offset
  * of the last sample) side by side, corrections by tier, late joins, and the machine's load.
- * Results: bench/results/sync.json and bench/results/sync.svg.
+ * `--parallel=N` runs N profiles at a time against the same services (each with its own room,
+ * DJ, links and device processes), for a machine without the hours to run them one by one;
+ * the load is recorded beside each profile. Results: bench/results/sync.json and bench/results/sync.svg.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { cpus, loadavg } from "node:os";
@@ -26,7 +29,7 @@ import { plotPositionErrors, type PlotSeries } from "./sync-plot.js";
 import { SYNC_PROFILES, type SyncProfile } from "./sync-profiles.js";
 
 function args() {
-  const out = { devices: 50, minutes: 10, workers: 4, seed: 1, profiles: SYNC_PROFILES.map((p) => p.name), "command-every-s": 40, "late-joiners": 5, "warm-up-s": 30 };
+  const out = { devices: 50, minutes: 10, workers: 4, seed: 1, profiles: SYNC_PROFILES.map((p) => p.name), "command-every-s": 40, "late-joiners": 5, "warm-up-s": 30, parallel: 1 };
   for (const arg of process.argv.slice(2)) {
     const m = /^--([\w-]+)=(.+)$/.exec(arg);
     if (!m) continue;
@@ -38,9 +41,24 @@ function args() {
 
 const opts = args();
 
-/** A child process of this benchmark, and its next message of a kind. */
-function child(script: string): { proc: ChildProcess; next<T>(kind: string): Promise<T> } {
+/** Children that are still running: killed if the benchmark fails. */
+const children = new Set<ChildProcess>();
+
+/**
+ * A child process of this benchmark, and its next message of a kind. `failed` rejects when it
+ * exits before it was done (a crash), so the run stops instead of waiting for it.
+ */
+function child(script: string): { proc: ChildProcess; next<T>(kind: string): Promise<T>; failed: Promise<never>; done(): void } {
   const proc = fork(resolve(`dist/bench/${script}.js`), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  children.add(proc);
+  let finished = false;
+  const failed = new Promise<never>((_, rej) =>
+    proc.once("exit", (code) => {
+      children.delete(proc);
+      if (!finished) rej(new Error(`${script} exited (${code}) before it was done`));
+    }),
+  );
+  failed.catch(() => undefined); // observed through the run's race
   const waiting = new Map<string, (m: unknown) => void>();
   const early = new Map<string, unknown>();
   proc.on("message", (m: { kind: string }) => {
@@ -52,16 +70,15 @@ function child(script: string): { proc: ChildProcess; next<T>(kind: string): Pro
   });
   return {
     proc,
+    failed,
+    done: () => (finished = true),
     next<T>(kind: string): Promise<T> {
       if (early.has(kind)) {
         const m = early.get(kind) as T;
         early.delete(kind);
         return Promise.resolve(m);
       }
-      return new Promise((res, rej) => {
-        waiting.set(kind, res as (m: unknown) => void);
-        proc.once("exit", (code) => rej(new Error(`${script} exited (${code}) before sending ${kind}`)));
-      });
+      return Promise.race([failed, new Promise<T>((res) => waiting.set(kind, res as (m: unknown) => void))]);
     },
   };
 }
@@ -155,26 +172,31 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
   // and warm up before the DJ starts: 50 devices bursting pings in 4 processes at the same
   // instant would measure this machine's event loops, not the SDK. Late joiners join during
   // the run and are measured on their own.
-  const ready = Promise.all(workers.map((w) => w.next<{ calibrationMs: number }>("ready")));
-  await sleep(opts["warm-up-s"] * 1000);
+  // A crashed worker or links process ends the run (and the benchmark stops the services).
+  const crashed = Promise.race([linksHost.failed, ...workers.map((w) => w.failed)]);
+  const ready = Promise.all(workers.map((w) => w.next<{ truthVsGatewayMs: { offsetMs: number; rttMs: number } }>("ready")));
+  ready.catch(() => undefined); // awaited after the run; a crash shows through `crashed`
+  await Promise.race([sleep(opts["warm-up-s"] * 1000), crashed]);
   const gatewayCpu0 = cpuSecondsOf(gateway.pid);
   const machine0 = machineTicks();
   process.stderr.write(`${profile.name}: ${n} devices, running ${opts.minutes} min\n`);
-  const commands = await djScript(dj, opts.minutes, random);
-  const calibration = (await ready).map((r) => round(r.calibrationMs, 4));
+  const commands = await Promise.race([djScript(dj, opts.minutes, random), crashed]);
+  const truthVsGateway = (await ready).map((r) => ({ offsetMs: round(r.truthVsGatewayMs.offsetMs, 4), rttMs: round(r.truthVsGatewayMs.rttMs, 4) }));
   const gatewayCpuS = cpuSecondsOf(gateway.pid) - gatewayCpu0;
   const machine1 = machineTicks();
+  for (const w of [...workers, linksHost]) w.done();
   for (const w of workers) w.proc.send({ kind: "collect" } satisfies DeviceCommand);
   const records = await Promise.all(workers.map((w) => w.next<{ records: DeviceRecords }>("records").then((m) => m.records)));
   linksHost.proc.send({ kind: "collect" } satisfies LinksCommand);
   const linkStats = await linksHost.next<{ cpuMs: number; eventLoopDelayMs: object }>("records");
   dj.close();
   return analyze(profile, records, commands, {
-    calibrationMs: calibration,
+    truthVsGatewayMs: truthVsGateway,
+    failedDevices: records.flatMap((r) => r.failedDevices),
     gatewayCpuPercent: round((gatewayCpuS / (opts.minutes * 60)) * 100, 1),
     machineBusyPercent: round(((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100, 1),
     loadavg: loadavg().map((x) => round(x, 2)),
-    deviceWorkers: records.map((r) => ({ cpuPercent: round((r.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: r.eventLoopDelayMs, reconnects: r.reconnects })),
+    deviceWorkers: records.map((r) => ({ cpuPercent: round((r.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: r.eventLoopDelayMs, reconnects: r.reconnects, keepaliveCrashes: r.keepaliveCrashes })),
     links: { cpuPercent: round((linkStats.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: linkStats.eventLoopDelayMs },
   });
 }
@@ -260,18 +282,23 @@ async function main(): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.once(signal, () => void stack.stop().finally(() => process.exit(130)));
   }
-  const results: Array<ReturnType<typeof analyze>["result"]> = [];
-  const series: PlotSeries[] = [];
+  const runs: Array<ReturnType<typeof analyze>> = [];
   try {
-    for (const [i, profile] of profiles.entries()) {
-      const { result, series: s } = await runProfile(stack, profile, opts.seed + i);
-      results.push(result);
-      series.push(s);
-      process.stderr.write(`${table(results.slice(-1))}\n`);
-    }
+    // `parallel` lanes, each taking the next profile when its last one is done; results in profile order.
+    let next = 0;
+    const lane = async () => {
+      for (let i = next++; i < profiles.length; i = next++) {
+        runs[i] = await runProfile(stack, profiles[i]!, opts.seed + i);
+        process.stderr.write(`${table([runs[i]!.result])}\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, lane));
   } finally {
+    for (const c of children) c.kill();
     await stack.stop();
   }
+  const results = runs.map((r) => r.result);
+  const series = runs.map((r) => r.series);
   const svg = plotPositionErrors(series, `bench:sync: |heard position error| per 10 s, ${opts.devices} devices`);
   writeFileSync(resolve("bench/results/sync.svg"), svg);
   writeResults("sync", {
