@@ -1,4 +1,4 @@
-import { Queue } from "bullmq";
+import { Queue, Worker } from "bullmq";
 import { syncQueueKeys } from "../services/common/keys.js";
 import { closeRedis, createQueueConnection } from "../services/common/redis.js";
 import { SYNC_QUEUE } from "../services/playback/sync-schedule.js";
@@ -132,20 +132,52 @@ describe("scheduler processes", () => {
     }
   });
 
+  // Two scheduler processes start (seconds each on a busy machine) before the ticks are
+  // counted: the waits are for events, the test's time limit only a backstop.
   it("carries on with the other process when one of two is killed", async () => {
     const rooms = await Promise.all(Array.from({ length: 6 }, () => playingRoom()));
-    const recorders = rooms.map((r) => recorder(r.stream));
-    const [doomed, survivor] = await Promise.all([schedulerProcess(), schedulerProcess()]);
-    await Promise.all(recorders.map((r) => r.count(3)));
-    await doomed.kill();
-    const counts = recorders.map((r) => r.syncs.length);
-    await Promise.all(recorders.map((r, i) => r.count(counts[i]! + 5)));
-    for (const r of recorders) await r.stop();
-    for (const r of recorders) expectOnGrid(r.syncs, INTERVAL);
-    const page = await (await fetch(`${survivor.operatorUrl}/metrics`)).text();
-    expect(page).toMatch(/scheduler_ticks_total\{outcome="sent"[^}]*\} [1-9]/);
-    for (const r of rooms) await ada.playback.stop({ roomId: r.roomId }, ada.auth);
-  });
+    try {
+      const recorders = rooms.map((r) => recorder(r.stream));
+      const [doomed, survivor] = await Promise.all([schedulerProcess(), schedulerProcess()]);
+      await Promise.all(recorders.map((r) => r.count(3)));
+      await doomed.kill();
+      const counts = recorders.map((r) => r.syncs.length);
+      await Promise.all(recorders.map((r, i) => r.count(counts[i]! + 5)));
+      for (const r of recorders) await r.stop();
+      for (const r of recorders) expectOnGrid(r.syncs, INTERVAL);
+      const page = await (await fetch(`${survivor.operatorUrl}/metrics`)).text();
+      expect(page).toMatch(/scheduler_ticks_total\{outcome="sent"[^}]*\} [1-9]/);
+    } finally {
+      for (const r of rooms) await ada.playback.stop({ roomId: r.roomId }, ada.auth);
+    }
+  }, 60_000);
+
+  it("takes back a stalled job (a worker that took it and died) and never sends an old tick after a newer one", async () => {
+    const room = await playingRoom();
+    // A worker takes the room's next job and dies holding it: its lock runs out, nobody ends it.
+    const dying = new Worker(SYNC_QUEUE, null, { connection, prefix: keys.prefix, lockDuration: 500, autorun: false });
+    // One fetch returns nothing when it finds no job due yet: fetch until the room's job is due.
+    const job = await eventually(() => dying.getNextJob("dying-worker"), 10_000, "the room's next job");
+    expect(job.data).toEqual({ roomId: room.roomId });
+    await dying.close(true);
+    await eventually(async () => ((await look.exists(`${keys.prefix}:${SYNC_QUEUE}:${job.id}:lock`)) === 0 ? true : undefined), 10_000, "lock gone");
+    expect(await job.getState()).toBe("active");
+
+    const ticks = recorder(room.stream);
+    const scheduler = await schedulerProcess();
+    // The stalled-job check hands it back; it is done and removed like any tick (not failed, not
+    // left active). Its tick went out already from the job made when it was taken, or is older
+    // than one that did: either way nothing is sent twice or out of order.
+    await eventually(async () => ((await queue.getJobState(job.id!)) === "unknown" ? true : undefined), 20_000, "stalled job done");
+    await ticks.count(3);
+    await ticks.stop();
+    expectOnGrid(ticks.syncs, INTERVAL); // in order, none twice
+    const page = await (await fetch(`${scheduler.operatorUrl}/metrics`)).text();
+    expect(page).not.toMatch(/scheduler_ticks_total\{outcome="error"[^}]*\} [1-9]/);
+    const failed = await queue.getFailed();
+    expect(failed.filter((j) => j.data.roomId === room.roomId).map((j) => j.failedReason)).toEqual([]);
+    await ada.playback.stop({ roomId: room.roomId }, ada.auth);
+  }, 60_000);
 
   it("stops gracefully on SIGTERM", async () => {
     const proc = await schedulerProcess();

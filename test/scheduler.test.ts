@@ -168,5 +168,7 @@ describe("scheduler: the periodic playback_sync", () => {
     expect(sum("scheduler_ticks_total", 'outcome="sent"')).toBeGreaterThanOrEqual(8 * 6);
     expect(sum("scheduler_tick_lateness_seconds_count")).toBe(sum("scheduler_ticks_total", 'outcome="sent"'));
     expect(metric(pages[0]!, "scheduler_job_schedulers")).toBeGreaterThanOrEqual(8);
+    // Done jobs are removed at once and none failed: nothing piles up in Redis.
+    expect(await queue.getJobCounts("completed", "failed")).toEqual({ completed: 0, failed: 0 });
   });
 });
