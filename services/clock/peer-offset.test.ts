@@ -29,6 +29,17 @@ describe("pingBurst", () => {
     expect(r.rttMs).toBeCloseTo(0.1, 9);
     expect(r.offsetMs).toBeCloseTo(0.25, 9);
   });
+
+  it("counts a failed ping as a lost sample, and fails only when no ping is answered", async () => {
+    const world = { t: 0 };
+    const answering = simulated(world, 0.25, [[0.05, 0.05]]);
+    let calls = 0;
+    const flaky: PingFn = (t0) => (++calls % 2 === 1 ? Promise.reject(new Error("deadline exceeded")) : answering(t0));
+    const r = await pingBurst(flaky, () => world.t, 4);
+    expect(r.offsetMs).toBeCloseTo(0.25, 9);
+    const lost = new Error("deadline exceeded");
+    await expect(pingBurst(() => Promise.reject(lost), () => world.t, 3)).rejects.toMatchObject({ message: "no usable ping exchange", cause: lost });
+  });
 });
 
 describe("measurePeerOffsets", () => {

@@ -20,16 +20,28 @@ export interface BurstResult {
   rttMs: number;
 }
 
-/** `count` pings in a row; the offset of the one with the smallest round trip. */
+/**
+ * `count` pings in a row; the offset of the one with the smallest round trip. A ping that
+ * fails (its deadline passed on a busy host, say) is one sample fewer, as a slow one would be
+ * one the minimum passes over: only a burst with no answered ping fails.
+ */
 export async function pingBurst(ping: PingFn, now: () => number, count: number): Promise<BurstResult> {
   let best: BurstResult | undefined;
+  let failure: unknown;
   for (let i = 0; i < count; i++) {
     const t0 = now();
-    const { serverReceiveTimeMs: t1, serverSendTimeMs: t2 } = await ping(t0);
+    let answer: Awaited<ReturnType<PingFn>>;
+    try {
+      answer = await ping(t0);
+    } catch (err) {
+      failure = err;
+      continue;
+    }
+    const { serverReceiveTimeMs: t1, serverSendTimeMs: t2 } = answer;
     const sample = evaluateExchange({ t0, t1, t2, t3: now() }, defaultClockFilterOptions);
     if (sample && (!best || sample.rttMs < best.rttMs)) best = { offsetMs: sample.offsetMs, rttMs: sample.rttMs };
   }
-  if (!best) throw new Error("no usable ping exchange");
+  if (!best) throw new Error("no usable ping exchange", { cause: failure });
   return best;
 }
 

@@ -37,6 +37,8 @@ export const gatewaySettings = {
   idleTimeoutMs: numberSetting("GATEWAY_IDLE_TIMEOUT_MS", 10_000, { min: 100, integer: true }),
   /** How often the gateway measures the other services' clocks against its own (/metrics); 0: never. */
   clockCheckMs: numberSetting("GATEWAY_CLOCK_CHECK_MS", 60_000, { min: 0, integer: true }),
+  /** Rounds of Ping bursts per check (7 bursts of 8 pings each): more is steadier and takes longer. */
+  clockCheckRounds: numberSetting("GATEWAY_CLOCK_CHECK_ROUNDS", 10, { min: 1, integer: true }),
   /** Web pages from these origins may call the public port with Connect and gRPC-Web ("*": any). */
   corsOrigins: corsOriginsSetting,
   /** New connections that have not started a call; more are closed at once (a burst is shed, not queued). */

@@ -142,6 +142,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     registry: deps.metrics,
     logger,
     intervalMs: o.clockCheckMs,
+    rounds: o.clockCheckRounds,
   });
 
   let renewal: NodeJS.Timeout | undefined;

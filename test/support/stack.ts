@@ -287,6 +287,7 @@ async function buildStack(opts: StackOptions, toStop: Array<() => Promise<void>>
         grpcFastPath: true,
         idleTimeoutMs: 10_000,
         clockCheckMs: 0,
+        clockCheckRounds: 10,
         corsOrigins: [],
         maxPendingConnections: 256,
         connectionHandshakeMs: 1000,
