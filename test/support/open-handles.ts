@@ -7,12 +7,14 @@ import type { Server, Socket } from "node:net";
  * `process._getActiveHandles()` is what Jest's --detectOpenHandles and why-is-node-running use.
  */
 export function describeOpenHandles(): string[] {
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+  const handles = activeHandles();
   const lines = handles.map(describeHandle).filter((line): line is string => line !== undefined);
   const timers = process.getActiveResourcesInfo().filter((type) => type === "Timeout").length;
   if (timers > 0) lines.push(`${timers} timer(s)`);
   return lines;
 }
+
+const activeHandles = (): unknown[] => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
 
 function describeHandle(handle: unknown): string | undefined {
   const name = (handle as object).constructor?.name ?? "handle";
@@ -38,7 +40,8 @@ function describeHandle(handle: unknown): string | undefined {
  * Once the test run is over, the process should exit by itself. If it is still alive after
  * `graceMs`, something a test started was never stopped: print what is open and exit with a
  * failure, so a leak fails the run with its cause instead of hanging it (or passing, as
- * --forceExit would). The timer is unreferenced: it never keeps the process alive itself.
+ * --forceExit would). Child processes still open (a redis-server) are killed first: they would
+ * outlive the run. The timer is unreferenced: it never keeps the process alive itself.
  */
 export function failIfStillRunning(graceMs: number): void {
   setTimeout(() => {
@@ -48,6 +51,7 @@ export function failIfStillRunning(graceMs: number): void {
         `${open.map((line) => `  ${line}\n`).join("") || "  (none visible: a timer or an unsettled hook)\n"}` +
         "A test (or a service it stopped) leaves these behind: stop them in its afterAll.\n",
     );
+    for (const handle of activeHandles()) if ((handle as object).constructor?.name === "ChildProcess") (handle as ChildProcess).kill("SIGKILL");
     process.exit(1);
   }, graceMs).unref();
 }
