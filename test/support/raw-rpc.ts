@@ -86,6 +86,10 @@ export interface RawCall {
   headers?: Record<string, string>;
   /** How long to wait for the end of the call before reporting it "open" (and cancelling it). */
   waitMs?: number;
+  /** Send the body without ending it, then reset the stream (a client that gives up mid-request). */
+  abandon?: boolean;
+  /** Report the call "open" (and cancel it) as soon as the server has sent this many messages. */
+  openAfterMessages?: number;
 }
 
 /** The content type of a call: the protocol's binary protobuf one. */
@@ -100,12 +104,26 @@ function contentType(protocol: WireProtocol, streaming: boolean): string {
  * reads each call's outcome as a client of its protocol would.
  */
 export function createRawClient(url: string) {
-  const session = http2.connect(url);
-  session.on("error", () => {});
+  /** What happened to the connection, for the message of a call that got no status. */
+  let connection = "";
+  let current: http2.ClientHttp2Session | undefined;
+  /**
+   * The open connection, or a new one: as any client, it connects when it has a call to make
+   * (the gateway closes a connection that starts no call within a second, or idles).
+   */
+  const session = () => {
+    if (current && !current.closed && !current.destroyed) return current;
+    const s = http2.connect(url);
+    connection = "";
+    s.on("error", (err) => (connection = `connection error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    s.on("goaway", (code) => (connection = `GOAWAY ${code}`));
+    current = s;
+    return s;
+  };
 
   function call(c: RawCall): Promise<RawOutcome> {
     return new Promise((resolve) => {
-      const stream = session.request({
+      const stream = session().request({
         ":method": "POST",
         ":path": c.path,
         "content-type": contentType(c.protocol, c.streaming),
@@ -128,7 +146,12 @@ export function createRawClient(url: string) {
       const timer = setTimeout(() => done({ code: "open", message: "" }, envelopes(Buffer.concat(chunks)).length), c.waitMs ?? 5000);
       stream.on("response", (h) => (headers = h));
       stream.on("trailers", (t) => (trailers = t));
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("data", (chunk: Buffer) => {
+        chunks.push(chunk);
+        if (c.openAfterMessages === undefined) return;
+        const messages = envelopes(Buffer.concat(chunks)).filter((e) => (e.flags & 0x82) === 0).length;
+        if (messages >= c.openAfterMessages) done({ code: "open", message: "" }, messages);
+      });
       stream.on("error", () => {});
       // The response is complete when its body ends (the request may still be unsent: a
       // server that refuses a call does not read the rest of it), or the stream closes.
@@ -161,20 +184,25 @@ export function createRawClient(url: string) {
           const trailer = all.find((e) => (e.flags & 0x80) !== 0);
           const messages = all.filter((e) => (e.flags & 0x80) === 0).length;
           const status = statusOf(headers) ?? (trailer ? statusOf(parseWebTrailer(trailer.payload.toString("utf8"))) : undefined);
-          return done(status ?? { code: httpStatus === 200 || httpStatus === 0 ? codeFromReset(stream.rstCode ?? 0) : Code.Unknown, message: "no status" }, messages);
+          return done(status ?? { code: httpStatus === 200 || httpStatus === 0 ? codeFromReset(stream.rstCode ?? 0) : Code.Unknown, message: `no status (reset ${stream.rstCode}) ${connection}` }, messages);
         }
         const messages = envelopes(body).length;
         const status = statusOf(headers) ?? (trailers ? statusOf(trailers) : undefined);
-        done(status ?? { code: codeFromReset(stream.rstCode ?? 0), message: `reset ${stream.rstCode}` }, messages);
+        done(status ?? { code: codeFromReset(stream.rstCode ?? 0), message: `reset ${stream.rstCode} ${connection}` }, messages);
       };
       stream.on("end", judge);
       stream.on("close", judge);
-      stream.end(c.body);
+      if (!c.abandon) {
+        stream.end(c.body);
+        return;
+      }
+      stream.write(c.body);
+      setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_CANCEL));
     });
   }
 
   return {
     call,
-    close: () => session.destroy(),
+    close: () => current?.destroy(),
   };
 }
