@@ -9,8 +9,8 @@ const BATCH = 200;
  * Ends what has run out: streams whose gateway stopped renewing them, and members whose grace
  * period passed (they leave, and a new DJ takes over if needed). Rooms wait in a due set
  * ordered by their next deadline, so a pass reads only rooms with something due, never all.
- * Several rooms-service processes may sweep at once: each room's sweep is one atomic,
- * idempotent script.
+ * Several rooms-service processes may sweep at once: each room's sweep is a series of atomic,
+ * idempotent scripts, each handling a bounded page.
  */
 export function createPresenceSweeper(deps: { store: RoomStore; clock: ClockSource; logger: Logger; intervalMs: number }) {
   let timer: NodeJS.Timeout | undefined;

@@ -105,9 +105,9 @@ end
 -- Takes a stream out of the room; returns its user and how many streams they have left.
 local function drop_session(session)
   local user = redis.call('HGET', K.sessionUsers, session)
+  redis.call('ZREM', K.sessions, session)
   if not user then return nil, 0 end
   redis.call('HDEL', K.sessionUsers, session)
-  redis.call('ZREM', K.sessions, session)
   redis.call('ZREM', K.userSessions, user .. ':' .. session)
   return user, redis.call('HINCRBY', K.memberSessions, user, -1)
 end
@@ -213,7 +213,8 @@ for _, session in ipairs(expired) do
 end
 local due = redis.call('ZRANGEBYSCORE', K.leaving, '-inf', ARGV[2], 'LIMIT', 0, page)
 for _, user in ipairs(due) do
-  if streams_of(user) > 0 then redis.call('ZREM', K.leaving, user) else remove_member(user, LEAVE_TIMED_OUT) end
+  -- Every entry handled leaves the set, so the next page starts after this one.
+  if streams_of(user) > 0 or not remove_member(user, LEAVE_TIMED_OUT) then redis.call('ZREM', K.leaving, user) end
 end
 local r = reply('OK')
 if #expired == page or #due == page then r[4] = {'more'} end
