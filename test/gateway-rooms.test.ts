@@ -22,7 +22,7 @@ import { createGatewayMetrics } from "../services/gateway/metrics.js";
 import { createRoomHub } from "../services/gateway/room-hub.js";
 import { createRoomRequests, RENEW_CONCURRENCY, type RoomRequests } from "../services/gateway/room-requests.js";
 import { StreamSession } from "../services/gateway/stream-session.js";
-import { eventually } from "./support/eventually.js";
+import { eventually, WAIT_MS } from "./support/eventually.js";
 import { inspectRedis, testLogger, testRedis } from "./support/stack.js";
 
 type StateInit = MessageInitShape<typeof RoomStateSchema>;
@@ -76,7 +76,7 @@ describe("a stream's room states and events, in order", () => {
       });
     };
     // Connected before the first join, as a gateway's subscriber is before it is ready.
-    await eventually(async () => (isRedisReady(subscriber) ? true : undefined), 10_000, "the subscriber connected");
+    await eventually(async () => (isRedisReady(subscriber) ? true : undefined), WAIT_MS, "the subscriber connected");
     server = createServer(connectNodeAdapter({ routes }));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -117,7 +117,7 @@ describe("a stream's room states and events, in order", () => {
       for (let r = await session.nextOutbound(); !r.done; r = await session.nextOutbound()) sent.push(r.value as ServerMessage);
     })();
     const sentOne = (match: (m: ServerMessage) => boolean, what: string) =>
-      eventually(async () => sent.find(match), 5000, what);
+      eventually(async () => sent.find(match), WAIT_MS, what);
     return { session, sent, sentOne };
   }
 
@@ -133,7 +133,7 @@ describe("a stream's room states and events, in order", () => {
     await publisher.spublish(roomKeys.events(roomId), frame(roomId, seq));
     // The hub hands an event to a small room's streams as it arrives.
     const expected = ++eventsReceived;
-    await eventually(async () => ((await received()) >= expected ? true : undefined), 5000, `event ${seq}`);
+    await eventually(async () => ((await received()) >= expected ? true : undefined), WAIT_MS, `event ${seq}`);
   }
 
   /** The next room-state read the gateway makes (of `roomId`), once it has reached the rooms service. */
@@ -141,7 +141,7 @@ describe("a stream's room states and events, in order", () => {
     eventually(async () => {
       const i = reads.findIndex((r) => r.roomId === roomId);
       return i < 0 ? undefined : reads.splice(i, 1)[0]!;
-    }, 5000, `a read of ${roomId}`);
+    }, WAIT_MS, `a read of ${roomId}`);
 
   const state = (roomId: string, seq: number): StateInit => ({ roomId, roomCode: `code-${roomId}`, seq: BigInt(seq) });
 
@@ -238,11 +238,11 @@ describe("a stream's room states and events, in order", () => {
     for (let seq = 1; seq <= events; seq++) pipeline.spublish(roomKeys.events(roomId), frame(roomId, seq));
     await pipeline.exec();
     eventsReceived += events;
-    await eventually(async () => ((await received()) >= eventsReceived ? true : undefined), 10_000, "every event at the hub");
+    await eventually(async () => ((await received()) >= eventsReceived ? true : undefined), WAIT_MS, "every event at the hub");
     // Every stream ends up with the room as of the last event, by events or a state.
     const latest = (s: ReturnType<typeof openStream>) =>
       s.sent.reduce((seq, m) => (m.message.case === "roomState" ? (m.message.value as RoomState).seq : m.seq > seq ? m.seq : seq), 0n);
-    await eventually(async () => (streams.every((s) => latest(s) === BigInt(events)) ? true : undefined), 10_000, "every stream up to date");
+    await eventually(async () => (streams.every((s) => latest(s) === BigInt(events)) ? true : undefined), WAIT_MS, "every stream up to date");
 
     expect(reads.reads).toBeGreaterThan(0);
     for (const s of streams) {
