@@ -109,24 +109,36 @@ const summary = (values: number[]) => ({
 });
 
 /** Runs the DJ's script for `minutes`: start, then every commandEvery s a seek, pause + resume, or new track. */
-async function djScript(dj: GrooveboxClient, minutes: number, random: () => number): Promise<Array<{ atS: number; command: string; version: number }>> {
-  const log: Array<{ atS: number; command: string; version: number }> = [];
+async function djScript(dj: GrooveboxClient, minutes: number, random: () => number): Promise<Array<{ atS: number; command: string; version: number; error?: string }>> {
+  const log: Array<{ atS: number; command: string; version: number; error?: string }> = [];
   const t0 = Date.now();
-  const note = (command: string, version: bigint) => log.push({ atS: round((Date.now() - t0) / 1000, 1), command, version: Number(version) });
+  // A command the machine was too busy to answer in time is logged, and the script goes on.
+  const note = async (command: string, run: () => Promise<{ version: bigint }>) => {
+    const atS = round((Date.now() - t0) / 1000, 1);
+    await run().then(
+      (r) => log.push({ atS, command, version: Number(r.version) }),
+      (err: unknown) => log.push({ atS, command, version: -1, error: String(err) }),
+    );
+  };
   const trackMs = 30 * 60_000;
   let track = 1;
-  note("start", (await dj.start(`track-${track}`, { trackDurationMs: trackMs })).version);
+  await note("start", () => dj.start(`track-${track}`, { trackDurationMs: trackMs }));
   const end = t0 + minutes * 60_000;
   let k = 0;
   while (Date.now() + opts["command-every-s"] * 1000 < end) {
     await sleep(opts["command-every-s"] * 1000);
     const kind = ["seek", "pause", "start"][k++ % 3];
-    if (kind === "seek") note("seek", (await dj.seek(Math.floor(random() * 20 * 60_000))).version);
-    else if (kind === "pause") {
-      note("pause", (await dj.pause()).version);
+    if (kind === "seek") {
+      const positionMs = Math.floor(random() * 20 * 60_000);
+      await note("seek", () => dj.seek(positionMs));
+    } else if (kind === "pause") {
+      await note("pause", () => dj.pause());
       await sleep(5000);
-      note("resume", (await dj.resume()).version);
-    } else note("start", (await dj.start(`track-${++track}`, { trackDurationMs: trackMs, positionMs: Math.floor(random() * 60_000) })).version);
+      await note("resume", () => dj.resume());
+    } else {
+      const positionMs = Math.floor(random() * 60_000);
+      await note("start", () => dj.start(`track-${++track}`, { trackDurationMs: trackMs, positionMs }));
+    }
   }
   await sleep(Math.max(0, end - Date.now()));
   return log;
@@ -201,7 +213,7 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
   });
 }
 
-function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array<{ atS: number; command: string; version: number }>, load: object) {
+function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array<{ atS: number; command: string; version: number; error?: string }>, load: object) {
   const starts: StartRecord[] = records.flatMap((r) => r.starts).filter((s) => s.onTime);
   const byVersion = new Map<number, StartRecord[]>();
   for (const s of starts) byVersion.set(s.version, [...(byVersion.get(s.version) ?? []), s]);
