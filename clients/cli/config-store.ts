@@ -9,6 +9,8 @@ export interface CliConfig {
   userId?: string;
   displayName?: string;
   room?: { id: string; code: string; name: string };
+  /** This machine's device id for `watch` (the server keys sync reports by device). */
+  deviceId?: string;
 }
 
 /**

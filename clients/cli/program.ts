@@ -6,6 +6,7 @@ import { createApi, type Api } from "./api.js";
 import { CliError, EXIT, explain } from "./cli-errors.js";
 import { createConfigStore, configPath, type CliConfig } from "./config-store.js";
 import { describeMembers, describePlayback, formatPosition } from "./format.js";
+import { watchRoom, type Terminal } from "./watch.js";
 
 const DEFAULT_SERVER = "http://127.0.0.1:8080";
 
@@ -14,6 +15,10 @@ export interface CliIo {
   stdout(line: string): void;
   stderr(line: string): void;
   env: NodeJS.ProcessEnv;
+  /** The terminal, when stdout is one: `watch` draws its live view there. */
+  terminal?: Terminal;
+  /** From this call on, Ctrl-C aborts the signal instead of ending the process: `watch` runs until then. */
+  interrupts(): AbortSignal;
 }
 
 interface GlobalOptions {
@@ -164,6 +169,40 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     .description("DJ: move the room to a position")
     .argument("<ms>", "the position (ms)", milliseconds)
     .action(playbackCommand("moved", (api, room, positionMs: number) => api.playback.seek({ roomId: room, positionMs }, auth())));
+
+  program
+    .command("watch")
+    .description("a live view of the room: members and their sync, this device's clock, the position, events")
+    .argument("[code]", "the room's code (default: the room you last created or joined)")
+    .addHelpText(
+      "after",
+      "\nIn a terminal it redraws a live view; piped, it prints a line per event; with --json, a JSON\nline per event and a status line (clock, position) every second. Ctrl-C stops it.",
+    )
+    .action(
+      withApi(async (api, code: string | undefined) => {
+        auth();
+        const roomCode = code ?? (globals().room ? (await api.rooms.getRoomState({ roomId: roomId() }, auth())).state!.roomCode : config.room?.code);
+        if (!roomCode) throw new CliError("not in a room: groovebox watch <code>, or groovebox join <code> first", EXIT.usage);
+        // A unary join first: a bad code, an expired login or a server that is down is told at once
+        // (the SDK would keep retrying), and the watch is a member like any other.
+        rememberRoom((await api.rooms.joinRoom({ roomCode }, auth())).state!);
+        config.deviceId ??= `cli-${Math.random().toString(36).slice(2, 12)}`;
+        store.write(config);
+        const json = globals().json === true;
+        exitCode = await watchRoom({
+          server: server(),
+          token: config.token!,
+          userId: config.userId ?? "",
+          deviceId: config.deviceId,
+          roomCode,
+          output: json ? "json" : io.terminal ? "view" : "lines",
+          terminal: io.terminal,
+          print: io.stdout,
+          stop: io.interrupts(),
+          refreshMs: json ? 1000 : 100,
+        });
+      }),
+    );
 
   try {
     config = store.read();

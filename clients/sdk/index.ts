@@ -25,5 +25,6 @@ export { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from "./session/backoff
 export type { Channel, ChannelContext, ChannelFactory, Command, SyncReportInit } from "./session/channel.js";
 export { RoomSession, type ConnectionStatus, type StatusDetail } from "./session/room-session.js";
 export { openStreamChannel } from "./session/stream-channel.js";
+export { reportedTier } from "./session/sync-reporter.js";
 export { openUnaryChannel } from "./session/unary-channel.js";
 export type { TransportFactory, TransportHandle } from "./transport.js";

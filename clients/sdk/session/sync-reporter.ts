@@ -29,3 +29,8 @@ export function buildSyncReport(input: {
     deviceId: input.deviceId,
   };
 }
+
+/** The tier a member's sync report names; undefined when it names none. */
+export function reportedTier(tier: WireTier | undefined): CorrectionTier | "idle" | undefined {
+  return (Object.keys(TIERS) as Array<CorrectionTier | "idle">).find((k) => TIERS[k] === tier);
+}
