@@ -148,7 +148,7 @@ async function main(): Promise<void> {
 
   const gateway = SERVICES.find((s) => s.name === "gateway")!;
   const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-  say(`ready in ${seconds} s: the public port is http://127.0.0.1:${portOf(gateway, env)} (gRPC, Connect, gRPC-Web)`);
+  say(`ready in ${seconds} s: the public port is http://127.0.0.1:${portOf(gateway, env)} (gRPC, Connect, gRPC-Web; the browser page at /)`);
   say(`health and metrics: GET /healthz and /metrics on ${SERVICES.map((s) => `${s.name} :${operatorPortOf(s, env)}`).join(", ")}`);
   say("Ctrl-C stops everything");
 }

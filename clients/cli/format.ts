@@ -1,15 +1,7 @@
 import type { PlaybackState } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import { PlaybackStatus } from "../../gen/groovebox/playback/v1/playback_pb.js";
 import type { RoomState } from "../../gen/groovebox/room/v1/room_pb.js";
-
-/** A track position as m:ss.mmm (negative before the start instant). */
-export function formatPosition(ms: number): string {
-  const sign = ms < 0 ? "-" : "";
-  const abs = Math.abs(ms);
-  const minutes = Math.floor(abs / 60_000);
-  const seconds = ((abs % 60_000) / 1000).toFixed(3).padStart(6, "0");
-  return `${sign}${minutes}:${seconds}`;
-}
+import { formatPosition } from "../sdk/index.js";
 
 /** One line about the room's timeline. */
 export function describePlayback(p: PlaybackState | undefined): string {

@@ -5,7 +5,8 @@ import { RoomStateSchema, type RoomState } from "../../gen/groovebox/room/v1/roo
 import { createApi, type Api } from "./api.js";
 import { CliError, EXIT, explain } from "./cli-errors.js";
 import { createConfigStore, configPath, type CliConfig } from "./config-store.js";
-import { describeMembers, describePlayback, formatPosition } from "./format.js";
+import { formatPosition } from "../sdk/node.js";
+import { describeMembers, describePlayback } from "./format.js";
 import { watchRoom, type Terminal } from "./watch.js";
 
 const DEFAULT_SERVER = "http://127.0.0.1:8080";

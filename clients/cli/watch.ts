@@ -1,9 +1,9 @@
 import { toJson } from "@bufbuild/protobuf";
 import { ServerMessageSchema, type ServerMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { LeaveReason, RoomStateSchema, type RoomState } from "../../gen/groovebox/room/v1/room_pb.js";
-import { connectGroovebox, position, type GrooveboxClient } from "../sdk/node.js";
+import { connectGroovebox, describeClock, describeEvent, position, timeOfDay, type GrooveboxClient } from "../sdk/node.js";
 import { CliError, EXIT } from "./cli-errors.js";
-import { describeClock, describeEvent, renderWatch, timeOfDay, VIEW_WIDTH } from "./watch-view.js";
+import { renderWatch, VIEW_WIDTH } from "./watch-view.js";
 
 /** A terminal the live view is drawn on. */
 export interface Terminal {

@@ -17,6 +17,7 @@ export {
 export { ClockModel, DEFAULT_STEP_OPTIONS, type ClockFit, type StepOptions } from "./clock/clock-model.js";
 export { ClockSync, DEFAULT_CLOCK_SYNC_OPTIONS, type ClockEstimate, type ClockSyncOptions, type Pinger } from "./clock/clock-sync.js";
 export { performanceClock, type LocalClock } from "./clock/local-clock.js";
+export { describeClock, describeEvent, describeTier, describeTimeline, formatPosition, signed, timeOfDay } from "./describe.js";
 export { Emitter } from "./emitter.js";
 export { decideCorrection, DEFAULT_CORRECTION_OPTIONS, type CorrectionDecision, type CorrectionOptions, type CorrectionTier } from "./playback/correction.js";
 export { PlaybackFollower, type Correction, type CorrectionCounts, type PlaybackCause, type PlaybackUpdate } from "./playback/playback-follower.js";

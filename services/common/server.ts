@@ -18,7 +18,7 @@ import { callReset, resetCallKey } from "./call-reset.js";
 import { peerAddressKey } from "./peer-address.js";
 import { createPingService } from "./ping-service.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
-import { createRpcHandler } from "./rpc-handler.js";
+import { createRpcHandler, type NodeHandler } from "./rpc-handler.js";
 
 export interface ServiceServerOptions {
   host: string;
@@ -73,6 +73,8 @@ export interface ServiceServerOptions {
   takeStream?: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
   /** Web origins allowed to call the server (CORS, see cors.ts); without it, no CORS handling. */
   corsOrigins?: CorsOrigins;
+  /** Serves requests for paths that are no RPC (the gateway's browser page); default: 404. */
+  fallback?: NodeHandler;
 }
 
 export interface ServiceServer {
@@ -112,7 +114,7 @@ export function createRedisServiceServer(
     /** The connection whose state decides readiness. */
     redis: RedisClient;
     routes: ServiceServerOptions["routes"];
-  } & Pick<ServiceServerOptions, "readMaxBytes" | "interceptors" | "takeStream" | "idleTimeoutMs" | "maxPendingConnections" | "connectionHandshakeMs" | "corsOrigins">,
+  } & Pick<ServiceServerOptions, "readMaxBytes" | "interceptors" | "takeStream" | "idleTimeoutMs" | "maxPendingConnections" | "connectionHandshakeMs" | "corsOrigins" | "fallback">,
 ): ServiceServer {
   const { serviceNames, redis, ...rest } = spec;
   return createServiceServer({
@@ -154,6 +156,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       acceptCompression: [],
     },
     logger: log,
+    fallback: opts.fallback,
     contextValues: (req) =>
       createContextValues()
         .set(peerAddressKey, req.socket?.remoteAddress ?? "")

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { rateSetting } from "../common/rate-limit.js";
-import { booleanSetting, numberSetting, portSetting, urlSetting, type Setting } from "../common/config.js";
+import { booleanSetting, numberSetting, optionalStringSetting, portSetting, urlSetting, type Setting } from "../common/config.js";
 import { parseCorsOrigins, type CorsOrigins } from "../common/cors.js";
 
 /** GATEWAY_CORS_ORIGINS: the web origins allowed to call the public port (none when unset). */
@@ -39,6 +39,8 @@ export const gatewaySettings = {
   clockCheckMs: numberSetting("GATEWAY_CLOCK_CHECK_MS", 60_000, { min: 0, integer: true }),
   /** Rounds of Ping bursts per check (7 bursts of 8 pings each): more is steadier and takes longer. */
   clockCheckRounds: numberSetting("GATEWAY_CLOCK_CHECK_ROUNDS", 10, { min: 1, integer: true }),
+  /** The browser page served at / (a directory with index.html); unset: the one built beside the gateway (dist/web). */
+  webDir: optionalStringSetting("GATEWAY_WEB_DIR"),
   /** Web pages from these origins may call the public port with Connect and gRPC-Web ("*": any). */
   corsOrigins: corsOriginsSetting,
   /** New connections that have not started a call; more are closed at once (a burst is shed, not queued). */

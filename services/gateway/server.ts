@@ -27,6 +27,7 @@ import { createRoomHub } from "./room-hub.js";
 import { createRoomRequests, type RoomRequests } from "./room-requests.js";
 import { createPeerClockMonitor } from "./peer-clock-monitor.js";
 import { createAuthInterceptor } from "../common/auth/gate.js";
+import { createWebPage } from "./web-page.js";
 import { gatewayAccess, gatewayRoutes, gatewayServiceNames } from "./routes.js";
 
 /** Where this process reaches a port it listens on at `host` (any address: loopback). */
@@ -119,6 +120,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     takeStream,
     idleTimeoutMs: o.idleTimeoutMs,
     corsOrigins: o.corsOrigins,
+    fallback: createWebPage(o.webDir, logger),
     maxPendingConnections: o.maxPendingConnections,
     connectionHandshakeMs: o.connectionHandshakeMs,
     interceptors: [createAuthInterceptor(tokens, gatewayAccess)],

@@ -298,6 +298,7 @@ async function buildStack(opts: StackOptions, toStop: Array<() => Promise<void>>
         loginRatePerAddress: UNLIMITED,
         loginRate: UNLIMITED,
         trustedProxies: new Set<string>(),
+        webDir: undefined,
         ...opts.gateway,
       },
     });

@@ -1,0 +1,121 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { buildWebPage } from "../scripts/web-bundle.js";
+import { startStack, type Stack } from "./support/stack.js";
+
+/** Debian's chromium package (.ci/run installs it). */
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+/** How far apart two pages' start instants may be (ms): both clocks are estimated over a busy loopback. */
+const START_AGREEMENT_MS = 25;
+
+describe("the browser page", () => {
+  const pageDir = mkdtempSync(join(tmpdir(), "groovebox-web-"));
+  let stack: Stack;
+  let gw: string;
+  beforeAll(async () => {
+    // The page as npm run build makes it, with the SDK from its sources (dist/ may be older).
+    await buildWebPage({ outDir: pageDir, sdkFromSources: true });
+    // Starts a second ahead: the tone is scheduled in time even on a loaded machine.
+    stack = await startStack({ gateway: { webDir: pageDir }, buffer: { minBufferMs: 1000, maxBufferMs: 1000 } });
+    gw = stack.gatewayUrls[0]!;
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+    rmSync(pageDir, { recursive: true, force: true });
+  });
+
+  it("is served at / with its script and style, revalidated by ETag; other paths are not found", async () => {
+    const index = await fetch(`${gw}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(index.headers.get("content-security-policy")).toMatch(/default-src 'self'/);
+    expect(await index.text()).toContain('<script type="module" src="page.js"></script>');
+    const script = await fetch(`${gw}/page.js`);
+    expect([script.status, script.headers.get("content-type")]).toEqual([200, "text/javascript; charset=utf-8"]);
+    const etag = script.headers.get("etag")!;
+    expect((await fetch(`${gw}/page.js`, { headers: { "If-None-Match": etag } })).status).toBe(304);
+    expect((await fetch(`${gw}/page.css`, { method: "HEAD" })).headers.get("content-type")).toBe("text/css; charset=utf-8");
+    expect((await fetch(`${gw}/`, { method: "DELETE" })).status).toBe(405);
+    expect((await fetch(`${gw}/secret.json`)).status).toBe(404);
+  });
+
+  describe("in Chromium", () => {
+    let context: BrowserContext;
+    const profile = mkdtempSync(join(tmpdir(), "groovebox-chromium-"));
+    beforeAll(async () => {
+      if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
+      context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    }, 60_000);
+    afterAll(async () => {
+      await context?.close();
+      rmSync(profile, { recursive: true, force: true });
+    });
+
+    /** A new tab on the page, as `name`. */
+    const open = async (name: string): Promise<Page> => {
+      const page = await context.newPage();
+      await page.goto(`${gw}/`);
+      await page.fill("#name", name);
+      return page;
+    };
+    /** The names in the members table, once it has `n` rows. */
+    const members = async (page: Page, n: number) => {
+      await page.locator("#members tr").nth(n - 1).waitFor();
+      return page.locator("#members tr td:first-child").allTextContents();
+    };
+    /** What the page scheduled for the latest start (the #tone element's data attributes). */
+    const tone = async (page: Page) => {
+      await page.waitForSelector("#tone[data-version]");
+      const data = (name: string) => page.getAttribute("#tone", `data-${name}`).then(Number);
+      return { version: await data("version"), startAtServerMs: await data("start-at-server-ms"), heardLocalMs: await data("heard-local-ms"), heardServerMs: await data("heard-server-ms"), leadMs: await data("lead-ms") };
+    };
+
+    it("two pages join one room; the DJ starts; both schedule the tone at the same instant", async () => {
+      const dj = await open("Ada");
+      await dj.click("#create-room");
+      await dj.waitForSelector("#dj:not([hidden])");
+      const code = (await dj.textContent("#room-code"))!;
+      expect(code).toMatch(/^[A-Z0-9]{6}$/);
+
+      const listener = await open("Bob");
+      await listener.fill("#code", code.toLowerCase());
+      await listener.click("#join-room");
+      expect(await members(dj, 2)).toEqual(["Ada", "Bob"]);
+      expect(await members(listener, 2)).toEqual(["Ada", "Bob"]);
+      expect(await listener.isHidden("#dj")).toBe(true);
+      await Promise.all([dj, listener].map((p) => p.waitForSelector('#clock[data-synced="true"]')));
+
+      await dj.fill("#track", "song-42");
+      await dj.click("#start");
+      const [a, b] = await Promise.all([tone(dj), tone(listener)]);
+      // One timeline, one start instant.
+      expect(a.startAtServerMs).toBe(b.startAtServerMs);
+      expect(a.version).toBe(b.version);
+      // Each page scheduled it ahead of time, and each page's clock puts it at the start instant.
+      for (const t of [a, b]) {
+        expect(t.leadMs).toBeGreaterThan(0);
+        expect(Math.abs(t.heardServerMs - t.startAtServerMs)).toBeLessThan(START_AGREEMENT_MS);
+      }
+      // Browser and services share this host's clock, so the instants the two tones leave the
+      // speaker, in the pages' own device time, are comparable: they agree, and they are the start.
+      expect(Math.abs(a.heardLocalMs - b.heardLocalMs)).toBeLessThan(START_AGREEMENT_MS);
+      expect(Math.abs(a.heardLocalMs - a.startAtServerMs)).toBeLessThan(START_AGREEMENT_MS);
+
+      // The members see each other's sync reports (every 5 s), and the position runs.
+      await listener.waitForFunction("![...document.querySelectorAll('#members td')].some((td) => td.textContent === 'no report yet')");
+      await listener.locator("#playback", { hasText: /^playing song-42 {2}0:0\d\.\d{3}$/ }).waitFor();
+    }, 120_000);
+  });
+});
