@@ -1,6 +1,6 @@
 /**
  * Builds the browser page (clients/web) into a directory the gateway serves: index.html,
- * page.css, and page.js, one ES module bundled by esbuild from page.ts and the SDK's browser
+ * page.css, favicon.svg, and page.js, one ES module bundled by esbuild from page.ts and the SDK's browser
  * entry (`groovebox-sync/sdk` with the "browser" condition: connect-web, no Node modules).
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -20,7 +20,7 @@ export interface WebBundleOptions {
 }
 
 /** The page's own files, copied as they are. */
-const STATIC_FILES = ["index.html", "page.css"];
+const STATIC_FILES = ["index.html", "page.css", "favicon.svg"];
 
 /** Builds the page; returns the size of its script in bytes. */
 export async function buildWebPage(opts: WebBundleOptions): Promise<number> {

@@ -114,7 +114,7 @@ describe("the browser page", () => {
       expect(Math.abs(a.heardLocalMs - a.startAtServerMs)).toBeLessThan(START_AGREEMENT_MS);
 
       // The members see each other's sync reports (every 5 s), and the position runs.
-      await listener.waitForFunction("![...document.querySelectorAll('#members td')].some((td) => td.textContent === 'no report yet')");
+      await listener.locator("#members td", { hasText: "no report yet" }).first().waitFor({ state: "detached" });
       await listener.locator("#playback", { hasText: /^playing song-42 {2}0:0\d\.\d{3}$/ }).waitFor();
     }, 120_000);
   });
