@@ -30,8 +30,18 @@ export interface BenchStack {
   stop(): Promise<void>;
 }
 
-/** Starts clock, rooms, playback, `gateways` gateways and `schedulers` schedulers; `env` adds settings (e.g. limits). */
-export async function startBenchStack(opts: { gateways: number; schedulers?: number; env?: Record<string, string> }): Promise<BenchStack> {
+/**
+ * Starts clock, rooms, playback, `gateways` gateways and `schedulers` schedulers; `env` adds
+ * settings (e.g. limits), `gatewayFlags` node flags of the gateways, and `root` runs another
+ * checkout's build (same-run A/B comparisons).
+ */
+export async function startBenchStack(opts: {
+  gateways: number;
+  schedulers?: number;
+  env?: Record<string, string>;
+  gatewayFlags?: string[];
+  root?: string;
+}): Promise<BenchStack> {
   const redis: LocalRedis | undefined = redisServerInstalled() ? await startLocalRedis({ port: await freePort() }) : undefined;
   const [clockPort, roomsPort, playbackPort] = [await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
@@ -56,11 +66,14 @@ export async function startBenchStack(opts: { gateways: number; schedulers?: num
   const children: ChildProcess[] = [];
   // BENCH_<SERVICE>_NODE_FLAGS adds node flags to a service's processes, e.g.
   // BENCH_GATEWAY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeFlags = (name: ServiceName) => (process.env[`BENCH_${name.toUpperCase()}_NODE_FLAGS`] ?? "").split(" ").filter(Boolean);
+  const nodeFlags = (name: ServiceName) => [
+    ...(process.env[`BENCH_${name.toUpperCase()}_NODE_FLAGS`] ?? "").split(" ").filter(Boolean),
+    ...(name === "gateway" ? (opts.gatewayFlags ?? []) : []),
+  ];
   const start = async (name: ServiceName, extra: NodeJS.ProcessEnv = {}) => {
     const operatorPort = await freePort();
     const operatorVar = `${name.toUpperCase()}_OPERATOR_PORT`;
-    const child = spawnService(name, { ...env, [operatorVar]: String(operatorPort), ...extra }, undefined, nodeFlags(name));
+    const child = spawnService(name, { ...env, [operatorVar]: String(operatorPort), ...extra }, undefined, nodeFlags(name), { root: opts.root });
     children.push(child);
     if (!(await waitHealthy(operatorPort))) throw new Error(`${name} did not become healthy (operators' port ${operatorPort})`);
     return { child, operatorPort };

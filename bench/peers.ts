@@ -1,6 +1,13 @@
 /**
  * npm run bench:peers -- [--streams=1000] [--small-streams=100] [--rate=2] [--steady-seconds=20]
- *                        [--saturate-seconds=10] [--rooms=50] [--members=100] [--rounds=10]
+ *                        [--saturate-seconds=10] [--loop-seconds=5] [--rooms=50] [--members=100]
+ *                        [--rounds=10] [--quick] [--servers=gateway,grpc-js,socket.io]
+ *                        [--compare=<checkout>[,<checkout>...]] [--repeat=1]
+ *
+ * --quick: a smoke run of a minute or two (200 streams, 3 s windows, 10 rooms x 20).
+ * --compare=<checkout>,...: adds "gateway@<checkout>", the gateway built in another checkout
+ * (its dist/), to the servers, so a change is measured against the code before it in the same run;
+ * --repeat=N runs the whole list N times in turn (A B A B), so drifting load shows.
  *
  * The gateway beside a plain @grpc/grpc-js server and a socket.io server doing the same
  * ping/pong and room fan-out, in one run, under one load client process (@grpc/grpc-js for
@@ -9,35 +16,50 @@
  * gateway's clock, rooms, playback and Redis are not pinned: they are reported apart). For
  * each server:
  *  - CPU per ping with 100 and with 1000 streams saturated (each pings again when its pong
- *    arrives), and with 1000 streams at 2 pings/s, where the RTT p50/p99 and the server's
- *    event-loop delay (how far t1/t2 can sit from the wire) are measured too;
- *  - memory per idle stream (RSS and JS heap) with rooms x members streams joined;
- *  - fan-out: a start command in every room at once, command -> first and last member.
+ *    arrives), and with 1000 streams at 2 pings/s, where the RTT p50/p99 is measured too, and
+ *    then, in a window of its own at the same rate (its 1 ms timer costs CPU), the server's
+ *    event-loop delay: how long a ping can wait before its t1 stamp, or a pong after its t2;
+ *  - memory per idle stream with rooms x members streams joined, one connection each: RSS,
+ *    JS heap (live objects, after a full GC) and what lies outside the heap;
+ *  - fan-out: a start command in every room at once, command -> first and last member, and
+ *    the server's own hand-off (event in -> written or queued to the last member);
+ *  - for the gateway, all members leaving at once: the services' and Redis's CPU, and how
+ *    long until they are quiet again.
+ * The servers load probe.ts (event-loop delay, memory after GC) to be measured from inside.
  * Every window also reports what the rest of the machine used, so a noisy run is visible.
  * Pings carry the previous pong's receive time, so the gateway forwards full clock samples.
  * Results: bench/results/peers.json, and a table on stdout.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { cpus } from "node:os";
+import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { RoomService } from "../gen/groovebox/room/v1/room_pb.js";
-import { histogramQuantiles, intArgs, loginGuests, round, runBench, scrapeHistogram, scrapeMetrics, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
+import { histogramQuantiles, intArgs, loginGuests, round, runBench, scrapeHistogram, sleep, startBenchStack, summarize, writeResults } from "./harness.js";
+import { freePort } from "../scripts/local-redis.js";
+import { PEER_FANOUT_HISTOGRAM } from "./peers/peer-metrics.js";
 import type { FanoutRecord, LoadCommand, PingRecord, StreamSpec, Target } from "./peers/load-client.js";
-import { CpuWindow, pinToCpu, processCpuSeconds, processRssBytes } from "./peers/proc-stats.js";
+import { CpuWindow, pinToCpu, processCpuSeconds } from "./peers/proc-stats.js";
 import type { ServerReady } from "./peers/wire.js";
 
+const flag = (name: string) => process.argv.slice(2).find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split("=")[1];
+const quick = flag("quick") !== undefined || process.argv.includes("--quick");
 const opts = intArgs({
-  streams: 1000,
-  "small-streams": 100,
+  streams: quick ? 200 : 1000,
+  "small-streams": quick ? 50 : 100,
   rate: 2,
-  "steady-seconds": 20,
-  "saturate-seconds": 10,
-  rooms: 50,
-  members: 100,
-  rounds: 10,
+  "steady-seconds": quick ? 3 : 20,
+  "saturate-seconds": quick ? 3 : 10,
+  "loop-seconds": quick ? 2 : 5,
+  rooms: quick ? 10 : 50,
+  members: quick ? 20 : 100,
+  rounds: quick ? 3 : 10,
+  repeat: 1,
 });
+const compareRoots = (flag("compare") ?? "").split(",").filter(Boolean).map((dir) => resolve(dir));
+const serverNames = (flag("servers") ?? "gateway,grpc-js,socket.io").split(",").concat(compareRoots.map((dir) => `gateway@${dir}`));
 
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
@@ -51,6 +73,10 @@ interface Server {
   metricsPort: number;
   /** Processes doing the server's work behind it (the gateway's services). */
   backendPids: number[];
+  /** Its Redis, one of backendPids (the gateway). */
+  redisPid?: number;
+  /** Where its probe.ts answers. */
+  probePort: number;
   /** Streams for `count` devices, in rooms of `members` (DJ first) when members > 0. */
   streams(count: number, members: number): Promise<StreamSpec[]>;
   /** The server's own fan-out time (event in -> hand-off to the last stream), seconds, if it measures it. */
@@ -60,11 +86,17 @@ interface Server {
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
-async function gatewayServer(): Promise<Server> {
+const probeScript = here("./peers/probe.js");
+
+async function gatewayServer(name: string, root?: string): Promise<Server> {
   const users = Math.max(opts.streams, opts.rooms * opts.members);
+  const probePort = await freePort();
   const stack = await startBenchStack({
     gateways: 1,
+    root,
+    gatewayFlags: ["--import", probeScript],
     env: {
+      BENCH_PROBE_PORT: String(probePort),
       // The limits stay on, high enough that the benchmark's own rates pass them.
       GATEWAY_MAX_PINGS_PER_SECOND: "100000",
       GATEWAY_PING_BURST: "100000",
@@ -72,16 +104,18 @@ async function gatewayServer(): Promise<Server> {
     },
   });
   const gw = stack.gateways[0]!;
-  process.stderr.write(`gateway: logging in ${users} guests...\n`);
+  process.stderr.write(`${name}: logging in ${users} guests...\n`);
   const tokens = await loginGuests(gw.url, users);
   const rooms = createClient(RoomService, createGrpcTransport({ baseUrl: gw.url }));
   return {
-    name: "groovebox gateway",
+    name,
     target: "grpc",
     address: `127.0.0.1:${gw.port}`,
     pid: gw.pid,
     metricsPort: gw.operatorPort,
     backendPids: stack.backendPids,
+    redisPid: stack.redisPid,
+    probePort,
     fanoutHistogram: "gateway_room_event_fanout_seconds",
     async streams(count, members) {
       const specs: StreamSpec[] = tokens.slice(0, count).map((token) => ({ token, roomCode: "" }));
@@ -97,7 +131,12 @@ async function gatewayServer(): Promise<Server> {
 }
 
 async function peerServer(name: string, script: string, target: Target): Promise<Server> {
-  const child = fork(here(script), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const probePort = await freePort();
+  const child = fork(here(script), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: ["--import", probeScript],
+    env: { ...process.env, BENCH_PROBE_PORT: String(probePort) },
+  });
   const ready = await new Promise<ServerReady>((resolve) => child.once("message", (m: ServerReady) => resolve(m)));
   return {
     name,
@@ -106,6 +145,8 @@ async function peerServer(name: string, script: string, target: Target): Promise
     pid: child.pid!,
     metricsPort: ready.metricsPort,
     backendPids: [],
+    probePort,
+    fanoutHistogram: PEER_FANOUT_HISTOGRAM,
     async streams(count, members) {
       return Array.from({ length: count }, (_, i) => ({ token: "", roomCode: members > 0 ? `room-${Math.floor(i / members)}` : "" }));
     },
@@ -139,17 +180,33 @@ async function waitQuiet(pids: number[]): Promise<void> {
 
 type Client = ReturnType<typeof loadClient>;
 
+/** Asks a server's probe (probe.ts). */
+async function probe<T>(server: Server, path: string): Promise<T> {
+  return (await (await fetch(`http://127.0.0.1:${server.probePort}${path}`)).json()) as T;
+}
+
+type MemoryUsage = NodeJS.MemoryUsage;
+
 /** One ping window: `streams` streams at `rate` pings/s (0 = saturated). */
 async function pingWindow(server: Server, client: Client, streams: number, rate: number, seconds: number) {
   await client.ask({ kind: "ping", streams, ratePerSecond: rate });
   await sleep(2000); // warm-up, not recorded
   await client.ask({ kind: "reset" });
-  await scrapeMetrics(server.metricsPort); // starts a fresh event-loop delay window
   const window = new CpuWindow({ server: [server.pid], client: [client.pid], backend: server.backendPids });
   await sleep(seconds * 1000);
   const { record } = await client.ask<{ record: PingRecord }>({ kind: "collect" });
   const cpu = window.end();
-  const metrics = await scrapeMetrics(server.metricsPort);
+  // The event-loop delay in a window of its own: its 1 ms timer is not counted in the CPU above.
+  let eventLoopDelayMs: { p50: number; p99: number; max: number } | undefined;
+  let loopOthersCpuPercent: number | undefined;
+  if (rate > 0) {
+    await probe(server, "/loop/start");
+    const loopWindow = new CpuWindow({ server: [server.pid], client: [client.pid], backend: server.backendPids });
+    await sleep(opts["loop-seconds"] * 1000);
+    const delay = await probe<{ p50: number; p99: number; max: number }>(server, "/loop/stop");
+    loopOthersCpuPercent = round(loopWindow.end().othersCpuPercent, 1);
+    eventLoopDelayMs = { p50: round(delay.p50), p99: round(delay.p99), max: round(delay.max) };
+  }
   await client.ask({ kind: "stop-pinging" });
   return {
     streams,
@@ -159,16 +216,27 @@ async function pingWindow(server: Server, client: Client, streams: number, rate:
     backendCpuMicrosPerPing: round((cpu.cpuSeconds.backend! * 1e6) / record.pongs, 1),
     rttMs: summarize(record.rttMs),
     turnaroundMs: summarize(record.turnaroundMs),
-    eventLoopDelayMs: {
-      p50: round((metrics.get("nodejs_eventloop_lag_p50_seconds") ?? NaN) * 1000),
-      p99: round((metrics.get("nodejs_eventloop_lag_p99_seconds") ?? NaN) * 1000),
-    },
+    eventLoopDelayMs,
     load: {
       serverCpuPercent: round((cpu.cpuSeconds.server! / cpu.seconds) * 100, 1),
       clientCpuPercent: round((cpu.cpuSeconds.client! / cpu.seconds) * 100, 1),
       backendCpuPercent: round((cpu.cpuSeconds.backend! / cpu.seconds) * 100, 1),
       othersCpuPercent: round(cpu.othersCpuPercent, 1),
+      ...(loopOthersCpuPercent === undefined ? {} : { loopWindowOthersCpuPercent: loopOthersCpuPercent }),
     },
+  };
+}
+
+/** Memory per stream between two probe readings (after a full GC each), KiB. */
+function perStream(before: MemoryUsage, after: MemoryUsage, streams: number) {
+  const kib = (key: keyof MemoryUsage) => round((after[key] - before[key]) / streams / 1024, 1);
+  return {
+    rssKiBPerStream: kib("rss"),
+    heapKiBPerStream: kib("heapUsed"),
+    heapTotalKiBPerStream: kib("heapTotal"),
+    externalKiBPerStream: kib("external"),
+    /** RSS the V8 heap (as reserved, heapTotal) does not explain: native memory of Node, nghttp2, libuv, malloc. */
+    outsideHeapKiBPerStream: round((after.rss - after.heapTotal - (before.rss - before.heapTotal)) / streams / 1024, 1),
   };
 }
 
@@ -177,26 +245,16 @@ async function measureServer(server: Server) {
   const client = loadClient();
   pinToCpu(client.pid, CLIENT_CPU);
   try {
-    process.stderr.write(`${server.name}: ${opts.streams} streams pinging...\n`);
-    await client.ask({ kind: "open", target: server.target, address: server.address, streams: await server.streams(opts.streams, 0) });
-    const small = await pingWindow(server, client, opts["small-streams"], 0, opts["saturate-seconds"]);
-    const large = await pingWindow(server, client, opts.streams, 0, opts["saturate-seconds"]);
-    const steady = await pingWindow(server, client, opts.streams, opts.rate, opts["steady-seconds"]);
-    await client.ask({ kind: "close" });
-    await waitQuiet([server.pid, ...server.backendPids]);
-
+    // Memory first, in the fresh process: what the ping windows leave behind would blur it.
     const joined = opts.rooms * opts.members;
     process.stderr.write(`${server.name}: ${joined} streams joining ${opts.rooms} rooms...\n`);
     const specs = await server.streams(joined, opts.members);
-    const before = { rss: processRssBytes(server.pid), heap: (await scrapeMetrics(server.metricsPort)).get("nodejs_heap_size_used_bytes")! };
+    await waitQuiet([server.pid, ...server.backendPids]);
+    const before = await probe<MemoryUsage>(server, "/memory");
     await client.ask({ kind: "open", target: server.target, address: server.address, streams: specs });
     await waitQuiet([server.pid, ...server.backendPids]);
-    const idle = {
-      streams: joined,
-      rssKiBPerStream: round((processRssBytes(server.pid) - before.rss) / joined / 1024, 1),
-      heapKiBPerStream: round(((await scrapeMetrics(server.metricsPort)).get("nodejs_heap_size_used_bytes")! - before.heap) / joined / 1024, 1),
-      serverRssMiB: round(processRssBytes(server.pid) / 2 ** 20, 1),
-    };
+    const after = await probe<MemoryUsage>(server, "/memory");
+    const idle = { streams: joined, ...perStream(before, after, joined), serverRssMiB: round(after.rss / 2 ** 20, 1), before, after };
 
     process.stderr.write(`${server.name}: fan-out, ${opts.rounds} rounds of a start in each room...\n`);
     const histogramBefore = server.fanoutHistogram ? await scrapeHistogram(server.metricsPort, server.fanoutHistogram) : undefined;
@@ -207,6 +265,20 @@ async function measureServer(server: Server) {
       server.fanoutHistogram && histogramBefore
         ? histogramQuantiles(histogramBefore, await scrapeHistogram(server.metricsPort, server.fanoutHistogram), [0.5, 0.99])
         : undefined;
+
+    // Everyone leaves at once: what it costs the services behind the server (the gateway's
+    // rooms service and Redis; the peers keep rooms in memory), and for how long.
+    const leaveStart = performance.now();
+    const leaveWindow = new CpuWindow({ server: [server.pid], redis: server.redisPid ? [server.redisPid] : [], backend: server.backendPids });
+    await client.ask({ kind: "close" });
+    await waitQuiet([server.pid, ...server.backendPids]);
+    const leaveCpu = leaveWindow.end();
+
+    process.stderr.write(`${server.name}: ${opts.streams} streams pinging...\n`);
+    await client.ask({ kind: "open", target: server.target, address: server.address, streams: await server.streams(opts.streams, 0) });
+    const small = await pingWindow(server, client, opts["small-streams"], 0, opts["saturate-seconds"]);
+    const large = await pingWindow(server, client, opts.streams, 0, opts["saturate-seconds"]);
+    const steady = await pingWindow(server, client, opts.streams, opts.rate, opts["steady-seconds"]);
     await client.ask({ kind: "close" });
     return {
       small,
@@ -223,6 +295,15 @@ async function measureServer(server: Server) {
         serverHandOffSeconds: handOffSeconds,
         othersCpuPercent: round(cpu.othersCpuPercent, 1),
       },
+      leave: {
+        streams: joined,
+        /** Until server and backend used < 5% of a core over a second (so: +- 1 s). */
+        secondsUntilQuiet: round((performance.now() - leaveStart) / 1000, 1),
+        serverCpuSeconds: round(leaveCpu.cpuSeconds.server!, 2),
+        backendCpuSeconds: round(leaveCpu.cpuSeconds.backend!, 2),
+        redisCpuSeconds: round(leaveCpu.cpuSeconds.redis!, 2),
+        othersCpuPercent: round(leaveCpu.othersCpuPercent, 1),
+      },
     };
   } finally {
     client.kill();
@@ -233,38 +314,51 @@ async function measureServer(server: Server) {
 type Result = Awaited<ReturnType<typeof measureServer>>;
 
 function table(results: Array<{ name: string; result: Result }>): string {
+  const ms = (x: number | null | undefined) => (x === null || x === undefined ? "-" : round(x * 1000, 1));
   const rows: Array<[string, (r: Result) => string]> = [
     [`server CPU us per ping, ${opts["small-streams"]} streams saturated`, (r) => `${r.small.serverCpuMicrosPerPing}`],
     [`server CPU us per ping, ${opts.streams} streams saturated`, (r) => `${r.large.serverCpuMicrosPerPing}`],
     [`server CPU us per ping, ${opts.streams} streams x ${opts.rate}/s`, (r) => `${r.steady.serverCpuMicrosPerPing}`],
     [`pings/s saturated, ${opts["small-streams"]} / ${opts.streams} streams`, (r) => `${r.small.pingsPerSecond} / ${r.large.pingsPerSecond}`],
     [`RTT p50 / p99 ms, ${opts.streams} x ${opts.rate}/s`, (r) => `${r.steady.rttMs.p50} / ${r.steady.rttMs.p99}`],
-    [`event-loop delay p50 / p99 ms, ${opts.streams} x ${opts.rate}/s`, (r) => `${r.steady.eventLoopDelayMs.p50} / ${r.steady.eventLoopDelayMs.p99}`],
+    [`event-loop delay p50 / p99 ms, ${opts.streams} x ${opts.rate}/s (1 ms timer)`, (r) => `${r.steady.eventLoopDelayMs?.p50} / ${r.steady.eventLoopDelayMs?.p99}`],
     [`RSS per idle joined stream (${opts.rooms * opts.members}), KiB`, (r) => `${r.idle.rssKiBPerStream}`],
-    ["JS heap per idle stream, KiB", (r) => `${r.idle.heapKiBPerStream}`],
+    ["JS heap per idle stream (live, after GC), KiB", (r) => `${r.idle.heapKiBPerStream}`],
+    ["RSS outside the V8 heap per idle stream, KiB", (r) => `${r.idle.outsideHeapKiBPerStream}`],
     [`fan-out ${opts.rooms} rooms x ${opts.members}: command -> last p50 / p99 ms`, (r) => `${r.fanout.commandToLastMs.p50} / ${r.fanout.commandToLastMs.p99}`],
-    ["other processes' CPU % (small / large / steady / fan-out)", (r) => [r.small, r.large, r.steady].map((w) => w.load.othersCpuPercent).concat(r.fanout.othersCpuPercent).join(" / ")],
+    ["fan-out: server's hand-off to the last member p50 / p99 ms (bucket bound)", (r) => `${ms(r.fanout.serverHandOffSeconds?.p50)} / ${ms(r.fanout.serverHandOffSeconds?.p99)}`],
+    [
+      `${opts.rooms * opts.members} leaving at once: backend CPU s (of it Redis) / s until quiet`,
+      (r) => (r.leave.redisCpuSeconds > 0 || r.leave.backendCpuSeconds > 0 ? `${r.leave.backendCpuSeconds} (${r.leave.redisCpuSeconds}) / ${r.leave.secondsUntilQuiet}` : "-"),
+    ],
+    ["other processes' CPU % (small / large / steady / loop / fan-out)", (r) => [r.small.load.othersCpuPercent, r.large.load.othersCpuPercent, r.steady.load.othersCpuPercent, r.steady.load.loopWindowOthersCpuPercent, r.fanout.othersCpuPercent].join(" / ")],
   ];
   const header = `| | ${results.map((r) => r.name).join(" | ")} |\n|---|${results.map(() => "---:").join("|")}|\n`;
   return header + rows.map(([label, cell]) => `| ${label} | ${results.map((r) => cell(r.result)).join(" | ")} |`).join("\n");
 }
 
+const serverFactories: Record<string, () => Promise<Server>> = {
+  gateway: () => gatewayServer("groovebox gateway"),
+  "grpc-js": () => peerServer("grpc-js", "./peers/grpc-server.js", "grpc"),
+  "socket.io": () => peerServer("socket.io", "./peers/socketio-server.js", "socketio"),
+  ...Object.fromEntries(compareRoots.map((dir) => [`gateway@${dir}`, () => gatewayServer(`gateway@${basename(dir)}`, dir)])),
+};
+
 async function main(): Promise<void> {
-  const servers: Array<() => Promise<Server>> = [
-    gatewayServer,
-    () => peerServer("grpc-js", "./peers/grpc-server.js", "grpc"),
-    () => peerServer("socket.io", "./peers/socketio-server.js", "socketio"),
-  ];
+  const unknown = serverNames.filter((n) => !(n in serverFactories));
+  if (unknown.length > 0) throw new Error(`unknown servers: ${unknown.join(", ")} (known: ${Object.keys(serverFactories).join(", ")})`);
   const results: Array<{ name: string; result: Result }> = [];
-  for (const start of servers) {
-    const server = await start();
-    results.push({ name: server.name, result: await measureServer(server) });
+  for (let round = 1; round <= opts.repeat; round++) {
+    for (const name of serverNames) {
+      const server = await serverFactories[name]!();
+      results.push({ name: opts.repeat > 1 ? `${server.name} #${round}` : server.name, result: await measureServer(server) });
+    }
   }
   const summary = table(results);
   writeResults("peers", {
     machine: { cpus: cpus().length, node: process.version, pinned: cpus().length >= 2 ? { server: SERVER_CPU, client: CLIENT_CPU } : "no" },
-    options: opts,
-    note: "CPU is user+system time of the server process from /proc; the gateway's clock, rooms, playback and Redis are reported apart (backend*). othersCpuPercent is the rest of the machine during the window: high values mean a noisy run.",
+    options: { ...opts, servers: serverNames },
+    note: "CPU is user+system time of the server process from /proc; the gateway's clock, rooms, playback and Redis are reported apart (backend*). othersCpuPercent is the rest of the machine during the window: high values mean a noisy run. Memory is read inside each server after a full GC (probe.ts); event-loop delay with a 1 ms perf_hooks timer in a window of its own after the steady one.",
     results: Object.fromEntries(results.map((r) => [r.name, r.result])),
     table: summary,
   });

@@ -20,16 +20,17 @@ const NODE_FLAGS: Record<ServiceName, string[]> = {
  * Starts `dist/services/<name>/main.js` with the given environment (and extra node flags).
  * A `supervised` service runs in its own process group, so a Ctrl-C in the terminal reaches
  * only the supervisor, which stops each service once, in order; an IPC channel tells the
- * service when its supervisor is gone (it then stops by itself, see runMain).
+ * service when its supervisor is gone (it then stops by itself, see runMain). `root` runs the
+ * build of another checkout instead (benchmarks compare a change with the code before it).
  */
 export function spawnService(
   name: ServiceName,
   env: NodeJS.ProcessEnv,
   stdio: Array<"ignore" | "inherit" | "pipe"> = ["ignore", "inherit", "inherit"],
   extraFlags: string[] = [],
-  opts: { supervised?: boolean } = {},
+  opts: { supervised?: boolean; root?: string } = {},
 ): ChildProcess {
-  const args = [...NODE_FLAGS[name], ...extraFlags, resolve(`dist/services/${name}/main.js`)];
+  const args = [...NODE_FLAGS[name], ...extraFlags, resolve(opts.root ?? ".", `dist/services/${name}/main.js`)];
   if (!opts.supervised) return spawn(process.execPath, args, { stdio, env });
   return spawn(process.execPath, args, { stdio: [...stdio, "ipc"], env, detached: true });
 }

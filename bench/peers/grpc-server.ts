@@ -7,6 +7,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import type { Histogram } from "prom-client";
 import { ServerMessageSchema } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { createHostClock } from "../../services/common/clock/host-clock.js";
 import { serveDefaultMetrics } from "./peer-metrics.js";
@@ -19,7 +20,7 @@ type Call = grpc.ServerDuplexStream<ClientMessage, ServerMessage>;
 
 const rooms = new Map<string, Set<Call>>();
 
-function onMessage(call: Call, msg: ClientMessage, joined: { room: string }): void {
+function onMessage(call: Call, msg: ClientMessage, joined: { room: string }, fanout: Histogram): void {
   const m = msg.message;
   switch (m.case) {
     case "ping": {
@@ -43,10 +44,12 @@ function onMessage(call: Call, msg: ClientMessage, joined: { room: string }): vo
     case "playbackCommand": {
       const start = m.value.command.case === "start" ? m.value.command.value : undefined;
       if (start === undefined) return;
+      const arrived = performance.now();
       const event = create(ServerMessageSchema, {
         message: { case: "playbackStarted", value: { trackId: start.trackId, serverTimestamp: clock.now() } },
       });
       for (const member of rooms.get(joined.room) ?? []) member.write(event);
+      fanout.observe((performance.now() - arrived) / 1000);
       return;
     }
     default:
@@ -55,12 +58,13 @@ function onMessage(call: Call, msg: ClientMessage, joined: { room: string }): vo
 }
 
 async function main(): Promise<void> {
+  const metrics = await serveDefaultMetrics();
   const server = new grpc.Server();
   server.addService(connectMethod, {
     connect: (call: Call) => {
       const joined = { room: "" };
       call.write(create(ServerMessageSchema, { message: { case: "hello", value: { serverTimestamp: clock.now() } } }));
-      call.on("data", (msg: ClientMessage) => onMessage(call, msg, joined));
+      call.on("data", (msg: ClientMessage) => onMessage(call, msg, joined, metrics.fanout));
       call.on("error", () => undefined);
       const leave = () => rooms.get(joined.room)?.delete(call);
       call.on("end", () => {
@@ -73,7 +77,7 @@ async function main(): Promise<void> {
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
-  const ready: ServerReady = { kind: "listening", port, metricsPort: await serveDefaultMetrics() };
+  const ready: ServerReady = { kind: "listening", port, metricsPort: metrics.port };
   process.send?.(ready);
 }
 

@@ -1,5 +1,5 @@
 /**
- * CPU and memory of processes, and the load of the whole machine, read from /proc (Linux), so
+ * CPU of processes, and the load of the whole machine, read from /proc (Linux), so
  * every server in the peer benchmark is measured the same way, and a window in which other
  * processes were busy shows up beside its numbers.
  */
@@ -16,12 +16,6 @@ export function processCpuSeconds(pid: number): number {
   // The command name may hold spaces; the fields after it are space-separated.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-/** Resident memory of a process, bytes. */
-export function processRssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) * 1024 : NaN;
 }
 
 /** CPU seconds the whole machine spent busy so far (all cores). */

@@ -15,6 +15,7 @@ import { ioEvents, type IoPing, type IoPong, type ServerReady } from "./wire.js"
 const clock = createHostClock();
 
 async function main(): Promise<void> {
+  const metrics = await serveDefaultMetrics();
   const http = createServer();
   const io = new Server(http, { transports: ["websocket"], serveClient: false });
   io.on("connection", (socket) => {
@@ -29,13 +30,15 @@ async function main(): Promise<void> {
       ack();
     });
     socket.on(ioEvents.start, (start: { trackId: string }) => {
+      const arrived = performance.now();
       for (const room of socket.rooms) {
         if (room !== socket.id) io.to(room).emit(ioEvents.started, { trackId: start.trackId, serverTimestamp: clock.now() });
       }
+      metrics.fanout.observe((performance.now() - arrived) / 1000);
     });
   });
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  const ready: ServerReady = { kind: "listening", port: (http.address() as AddressInfo).port, metricsPort: await serveDefaultMetrics() };
+  const ready: ServerReady = { kind: "listening", port: (http.address() as AddressInfo).port, metricsPort: metrics.port };
   process.send?.(ready);
 }
 

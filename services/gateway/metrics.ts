@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
+/** Bucket bounds (s) of the room event fan-out histogram; the peer benchmark's servers use them too. */
+export const FANOUT_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1];
+
 /** The gateway's own Prometheus metrics (no per-room or per-user labels). */
 export function createGatewayMetrics(registry: Registry) {
   return {
@@ -17,7 +20,7 @@ export function createGatewayMetrics(registry: Registry) {
     fanout: new Histogram({
       name: "gateway_room_event_fanout_seconds",
       help: "Time from a room event's arrival from Redis to its hand-off to the last local stream of the room",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
+      buckets: FANOUT_BUCKETS,
       registers: [registry],
     }),
     backlogOverflows: new Counter({
