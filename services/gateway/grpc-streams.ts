@@ -7,7 +7,8 @@ import { toConnectError } from "../common/errors.js";
 import type { Logger } from "../common/logger.js";
 import { requireId } from "../common/validate.js";
 import { decodeRequest, EnvelopeReader, notOneMessage } from "../common/envelopes.js";
-import { encodeGrpcMessage, GRPC_CONTENT_TYPES, grpcTimeoutMs, serverMessageFrame, sharedServerMessageFrame } from "./grpc-wire.js";
+import { encodeGrpcMessage, GRPC_CONTENT_TYPES, grpcTimeoutMs, sharedServerMessageFrame } from "./grpc-wire.js";
+import { pongFrame, type PongFields } from "./pong-frame.js";
 import type { StreamCore, StreamKind } from "./stream-core.js";
 import type { StreamSession } from "./stream-session.js";
 
@@ -97,7 +98,7 @@ export function createGrpcStreams(deps: {
       if (next.done) return;
       const msg = next.value;
       core.departing(session, msg);
-      const frame = msg.message?.case === "pong" ? serverMessageFrame(msg) : sharedServerMessageFrame(msg);
+      const frame = msg.message?.case === "pong" ? pongFrame(msg.requestId ?? "", msg.message.value as PongFields) : sharedServerMessageFrame(msg);
       if (!stream.write(frame) && !stream.closed && !stream.destroyed) {
         let done!: () => void;
         await Promise.race([

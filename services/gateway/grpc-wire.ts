@@ -15,7 +15,7 @@ export function encodeFrame(bytes: Uint8Array): Buffer {
 }
 
 /** A server message as a frame. */
-export function serverMessageFrame(msg: ServerMessageInit): Buffer {
+function serverMessageFrame(msg: ServerMessageInit): Buffer {
   return encodeFrame(toBinary(ServerMessageSchema, create(ServerMessageSchema, msg)));
 }
 
