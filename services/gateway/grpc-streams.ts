@@ -10,7 +10,7 @@ import { decodeRequest, EnvelopeReader, notOneMessage } from "../common/envelope
 import { encodeGrpcMessage, GRPC_CONTENT_TYPES, grpcTimeoutMs, sharedServerMessageFrame } from "./grpc-wire.js";
 import { pongFrame, type PongFields } from "./pong-frame.js";
 import type { StreamCore, StreamKind } from "./stream-core.js";
-import type { StreamSession } from "./stream-session.js";
+import type { ServerMessageInit, StreamSession } from "./stream-session.js";
 
 /** How long trailers may wait behind unsent data before the stream is reset instead. */
 const TRAILERS_TIMEOUT_MS = 2000;
@@ -88,30 +88,30 @@ export function createGrpcStreams(deps: {
 
   /**
    * Writes the session's messages until it ends; pongs are stamped and encoded as they go.
-   * While Node's buffer for the stream is full it waits for room, for the stream to close, or
-   * for the session to fail (a client that stops reading is failed as too slow).
+   * A message is written as it is sent (in the same tick as the ping it answers: t2 sits next
+   * to the wire) while Node takes more for the stream; while its buffer is full, messages
+   * queue, and the writer waits for room, for the stream to close, or for the session to fail
+   * (a client that stops reading is failed as too slow), then writes the queue out.
    */
   async function pump(session: StreamSession, stream: http2.ServerHttp2Stream): Promise<void> {
     const failed = session.whenFailed();
-    for (;;) {
-      const next = await session.nextOutbound();
-      if (next.done) return;
-      const msg = next.value;
+    const write = (msg: ServerMessageInit): boolean => {
       core.departing(session, msg);
       const frame = msg.message?.case === "pong" ? pongFrame(msg.requestId ?? "", msg.message.value as PongFields) : sharedServerMessageFrame(msg);
-      if (!stream.write(frame) && !stream.closed && !stream.destroyed) {
-        let done!: () => void;
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            done = resolve;
-            stream.once("drain", done);
-            stream.once("close", done);
-          }),
-          failed,
-        ]);
-        stream.off("drain", done);
-        stream.off("close", done);
-      }
+      return stream.write(frame) || stream.closed || stream.destroyed;
+    };
+    while ((await session.writeThrough(write)) === "full") {
+      let done!: () => void;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          done = resolve;
+          stream.once("drain", done);
+          stream.once("close", done);
+        }),
+        failed,
+      ]);
+      stream.off("drain", done);
+      stream.off("close", done);
     }
   }
 

@@ -201,6 +201,11 @@ export class StreamSession {
     return this.outbound.next();
   }
 
+  /** Writes messages with `write` as they are sent, while it takes more (OutboundQueue.writeThrough). */
+  writeThrough(write: (msg: ServerMessageInit) => boolean): Promise<"full" | "ended"> {
+    return this.outbound.writeThrough(write);
+  }
+
   /**
    * Admits a ping at `nowMs` by the rate limit. A refused ping counts as a violation; too many
    * in a row end the stream with RESOURCE_EXHAUSTED.
