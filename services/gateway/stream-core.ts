@@ -3,7 +3,7 @@ import type { ClientMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js
 import type { ClockSource } from "../common/clock-source.js";
 import { newId } from "../common/ids.js";
 import type { ClientMessageHandler } from "./client-messages.js";
-import type { GatewayMetrics } from "./metrics.js";
+import { PONG_TURNAROUND_SAMPLE_EVERY, type GatewayMetrics } from "./metrics.js";
 import type { RoomRequests } from "./room-requests.js";
 import type { StreamLeases } from "./stream-leases.js";
 import { StreamSession, type ServerMessageInit, type StreamLimits } from "./stream-session.js";
@@ -28,6 +28,7 @@ export interface StreamCoreDeps {
 export function createStreamCore(deps: StreamCoreDeps) {
   const { clock, metrics, limits } = deps;
   const streamsPerUser = new Map<string, number>();
+  let pongsSent = 0;
 
   return {
     /**
@@ -102,7 +103,7 @@ export function createStreamCore(deps: StreamCoreDeps) {
       pong.serverSendTimeMs = t2;
       session.rememberPong(pong.seq as bigint, pong.clientSendTimeMs as number, pong.serverReceiveTimeMs as number, t2);
       metrics.pings.inc();
-      metrics.pongTurnaround.observe((t2 - (pong.serverReceiveTimeMs as number)) / 1000);
+      if (++pongsSent % PONG_TURNAROUND_SAMPLE_EVERY === 0) metrics.pongTurnaround.observe((t2 - (pong.serverReceiveTimeMs as number)) / 1000);
     },
 
     /** The clock every stamp comes from. */
