@@ -18,13 +18,12 @@ const TRAILERS_TIMEOUT_MS = 2000;
 /**
  * The RST_STREAM code that carries a status to a gRPC client that cannot get trailers. gRPC
  * over HTTP/2 maps ENHANCE_YOUR_CALM to RESOURCE_EXHAUSTED and CANCEL to CANCELLED (grpc-go,
- * grpc-js and connect-es read them so); other statuses have no code of their own (`exact`
- * false) and fall back to CANCEL.
+ * grpc-js and connect-es read them so); other statuses have no code of their own and fall
+ * back to CANCEL.
  */
-function resetCodeFor(code: Code | 0): { rstCode: number; exact: boolean } {
+function resetCodeFor(code: Code | 0): number {
   const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_CANCEL } = http2.constants;
-  if (code === Code.ResourceExhausted) return { rstCode: NGHTTP2_ENHANCE_YOUR_CALM, exact: true };
-  return { rstCode: NGHTTP2_CANCEL, exact: code === Code.Canceled };
+  return code === Code.ResourceExhausted ? NGHTTP2_ENHANCE_YOUR_CALM : NGHTTP2_CANCEL;
 }
 
 const PATHS: Record<string, StreamKind> = {
@@ -58,20 +57,16 @@ export function createGrpcStreams(deps: {
   /**
    * Ends the call with a gRPC status: trailers, or a trailers-only response. Trailers wait
    * behind the data Node still holds for the stream, so a client that stopped reading would
-   * never see them: when that data is stuck, the stream is reset with the code that carries
-   * the status to gRPC clients (see resetCodeFor), at once when there is one, else after
-   * TRAILERS_TIMEOUT_MS.
+   * never see them: when that data is still stuck after TRAILERS_TIMEOUT_MS, the stream is
+   * reset with the code that carries the status (see resetCodeFor). A client that reads gets
+   * the data and then the status with its message, however full the buffer was when the call
+   * failed (messages are written as they are sent, so a burst of answers can fill it).
    */
   function finish(stream: http2.ServerHttp2Stream, code: Code | 0, message: string): void {
     if (stream.destroyed || stream.closed) return;
     const status = { "grpc-status": String(code), ...(message ? { "grpc-message": encodeGrpcMessage(message) } : {}) };
     if (!stream.headersSent) {
       stream.respond({ ":status": 200, "content-type": "application/grpc+proto", ...status }, { endStream: true });
-      return;
-    }
-    const reset = resetCodeFor(code);
-    if (stream.writableNeedDrain && reset.exact) {
-      stream.close(reset.rstCode);
       return;
     }
     stream.once("wantTrailers", () => {
@@ -81,7 +76,7 @@ export function createGrpcStreams(deps: {
       if (!stream.readableEnded) setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_NO_ERROR));
     });
     stream.end();
-    const timer = setTimeout(() => !stream.closed && stream.close(reset.rstCode), TRAILERS_TIMEOUT_MS);
+    const timer = setTimeout(() => !stream.closed && stream.close(resetCodeFor(code)), TRAILERS_TIMEOUT_MS);
     timer.unref();
     stream.once("close", () => clearTimeout(timer));
   }
