@@ -75,7 +75,8 @@ export async function startBenchStack(opts: {
     const operatorVar = `${name.toUpperCase()}_OPERATOR_PORT`;
     const child = spawnService(name, { ...env, [operatorVar]: String(operatorPort), ...extra }, undefined, nodeFlags(name), { root: opts.root });
     children.push(child);
-    if (!(await waitHealthy(operatorPort))) throw new Error(`${name} did not become healthy (operators' port ${operatorPort})`);
+    // Generous: on a shared machine under load a service can take long to start.
+    if (!(await waitHealthy(operatorPort, 60_000))) throw new Error(`${name} did not become healthy (operators' port ${operatorPort})`);
     return { child, operatorPort };
   };
   const gateways: BenchStack["gateways"] = [];
