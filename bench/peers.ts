@@ -105,7 +105,11 @@ async function gatewayServer(name: string, root?: string): Promise<Server> {
   });
   const gw = stack.gateways[0]!;
   process.stderr.write(`${name}: logging in ${users} guests...\n`);
-  const tokens = await loginGuests(gw.url, users);
+  // A benchmark that fails here leaves nothing running.
+  const tokens = await loginGuests(gw.url, users).catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
   const rooms = createClient(RoomService, createGrpcTransport({ baseUrl: gw.url }));
   return {
     name,
