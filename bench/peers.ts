@@ -2,11 +2,14 @@
  * npm run bench:peers -- [--streams=1000] [--small-streams=100] [--rate=2] [--steady-seconds=20]
  *                        [--saturate-seconds=10] [--loop-seconds=5] [--rooms=50] [--members=100]
  *                        [--rounds=10] [--quick] [--servers=gateway,grpc-js,socket.io]
- *                        [--compare=<checkout>[,<checkout>...]] [--repeat=1]
+ *                        [--compare=<checkout>[,<checkout>...]] [--gateway-flags=<node flags>[,...]]
+ *                        [--repeat=1]
  *
  * --quick: a smoke run of a minute or two (200 streams, 3 s windows, 10 rooms x 20).
  * --compare=<checkout>,...: adds "gateway@<checkout>", the gateway built in another checkout
  * (its dist/), to the servers, so a change is measured against the code before it in the same run;
+ * --gateway-flags="--max-semi-space-size=8",...: adds this checkout's gateway run with those node
+ * flags besides its own (after them, so they win), e.g. GC settings;
  * --repeat=N runs the whole list N times in turn (A B A B), so drifting load shows.
  *
  * The gateway beside a plain @grpc/grpc-js server and a socket.io server doing the same
@@ -44,8 +47,9 @@ import type { FanoutRecord, LoadCommand, PingRecord, StreamSpec, Target } from "
 import { CpuWindow, pinToCpu, processCpuSeconds } from "./peers/proc-stats.js";
 import type { ServerReady } from "./peers/wire.js";
 
-const flag = (name: string) => process.argv.slice(2).find((a) => a === `--${name}` || a.startsWith(`--${name}=`))?.split("=")[1];
-const quick = flag("quick") !== undefined || process.argv.includes("--quick");
+/** A string option's value: --name=value (everything after the first "="). */
+const flag = (name: string) => process.argv.slice(2).find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = process.argv.includes("--quick");
 const opts = intArgs({
   streams: quick ? 200 : 1000,
   "small-streams": quick ? 50 : 100,
@@ -59,7 +63,11 @@ const opts = intArgs({
   repeat: 1,
 });
 const compareRoots = (flag("compare") ?? "").split(",").filter(Boolean).map((dir) => resolve(dir));
-const serverNames = (flag("servers") ?? "gateway,grpc-js,socket.io").split(",").concat(compareRoots.map((dir) => `gateway@${dir}`));
+const flagVariants = (flag("gateway-flags") ?? "").split(",").filter(Boolean);
+const serverNames = (flag("servers") ?? "gateway,grpc-js,socket.io")
+  .split(",")
+  .concat(compareRoots.map((dir) => `gateway@${dir}`))
+  .concat(flagVariants.map((flags) => `gateway ${flags}`));
 
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
@@ -88,13 +96,13 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 const probeScript = here("./peers/probe.js");
 
-async function gatewayServer(name: string, root?: string): Promise<Server> {
+async function gatewayServer(name: string, root?: string, flags: string[] = []): Promise<Server> {
   const users = Math.max(opts.streams, opts.rooms * opts.members);
   const probePort = await freePort();
   const stack = await startBenchStack({
     gateways: 1,
     root,
-    gatewayFlags: ["--import", probeScript],
+    gatewayFlags: [...flags, "--import", probeScript],
     env: {
       BENCH_PROBE_PORT: String(probePort),
       // The limits stay on, high enough that the benchmark's own rates pass them.
@@ -173,13 +181,21 @@ function loadClient() {
   return { pid: child.pid!, ask, kill: () => child.kill() };
 }
 
-/** Waits until the processes use less than 5% of a core over a second (or 30 s pass). */
-async function waitQuiet(pids: number[]): Promise<void> {
-  for (let i = 0; i < 30; i++) {
-    const before = pids.reduce((s, pid) => s + processCpuSeconds(pid), 0);
-    await sleep(1000);
-    if (pids.reduce((s, pid) => s + processCpuSeconds(pid), 0) - before < 0.05) return;
-  }
+/** CPU seconds per second the processes use together, over `ms`. */
+async function cpuRate(pids: number[], ms: number): Promise<number> {
+  const before = pids.reduce((s, pid) => s + processCpuSeconds(pid), 0);
+  const start = performance.now();
+  await sleep(ms);
+  return (pids.reduce((s, pid) => s + processCpuSeconds(pid), 0) - before) / ((performance.now() - start) / 1000);
+}
+
+/**
+ * Waits until the processes use at most `idleRate` + 5% of a core over a second (or 30 s
+ * pass): their own idle work (timers, lease renewals, the clock's re-anchoring) is not
+ * mistaken for work still in progress.
+ */
+async function waitQuiet(pids: number[], idleRate = 0): Promise<void> {
+  for (let i = 0; i < 30; i++) if ((await cpuRate(pids, 1000)) <= idleRate + 0.05) return;
 }
 
 type Client = ReturnType<typeof loadClient>;
@@ -272,11 +288,18 @@ async function measureServer(server: Server) {
 
     // Everyone leaves at once: what it costs the services behind the server (the gateway's
     // rooms service and Redis; the peers keep rooms in memory), and for how long.
+    // What they use idle is measured first and taken off.
+    const groups = { server: [server.pid], redis: server.redisPid ? [server.redisPid] : [], backend: server.backendPids };
+    const idleWindow = new CpuWindow(groups);
+    await sleep(3000);
+    const idleCpu = idleWindow.end();
+    const idleRate = (idleCpu.cpuSeconds.server! + idleCpu.cpuSeconds.backend!) / idleCpu.seconds;
     const leaveStart = performance.now();
-    const leaveWindow = new CpuWindow({ server: [server.pid], redis: server.redisPid ? [server.redisPid] : [], backend: server.backendPids });
+    const leaveWindow = new CpuWindow(groups);
     await client.ask({ kind: "close" });
-    await waitQuiet([server.pid, ...server.backendPids]);
+    await waitQuiet([server.pid, ...server.backendPids], idleRate);
     const leaveCpu = leaveWindow.end();
+    const beyondIdle = (group: string) => round(leaveCpu.cpuSeconds[group]! - (idleCpu.cpuSeconds[group]! / idleCpu.seconds) * leaveCpu.seconds, 2);
 
     process.stderr.write(`${server.name}: ${opts.streams} streams pinging...\n`);
     await client.ask({ kind: "open", target: server.target, address: server.address, streams: await server.streams(opts.streams, 0) });
@@ -301,11 +324,12 @@ async function measureServer(server: Server) {
       },
       leave: {
         streams: joined,
-        /** Until server and backend used < 5% of a core over a second (so: +- 1 s). */
+        /** Until server and backend were back to their idle CPU (+ 5% of a core) over a second (so: +- 1 s). */
         secondsUntilQuiet: round((performance.now() - leaveStart) / 1000, 1),
-        serverCpuSeconds: round(leaveCpu.cpuSeconds.server!, 2),
-        backendCpuSeconds: round(leaveCpu.cpuSeconds.backend!, 2),
-        redisCpuSeconds: round(leaveCpu.cpuSeconds.redis!, 2),
+        /** CPU seconds beyond what the processes use idle. */
+        serverCpuSeconds: beyondIdle("server"),
+        backendCpuSeconds: beyondIdle("backend"),
+        redisCpuSeconds: beyondIdle("redis"),
         othersCpuPercent: round(leaveCpu.othersCpuPercent, 1),
       },
     };
@@ -346,6 +370,7 @@ const serverFactories: Record<string, () => Promise<Server>> = {
   "grpc-js": () => peerServer("grpc-js", "./peers/grpc-server.js", "grpc"),
   "socket.io": () => peerServer("socket.io", "./peers/socketio-server.js", "socketio"),
   ...Object.fromEntries(compareRoots.map((dir) => [`gateway@${dir}`, () => gatewayServer(`gateway@${basename(dir)}`, dir)])),
+  ...Object.fromEntries(flagVariants.map((flags) => [`gateway ${flags}`, () => gatewayServer(`gateway ${flags}`, undefined, flags.split(" "))])),
 };
 
 async function main(): Promise<void> {
