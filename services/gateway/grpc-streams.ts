@@ -8,6 +8,7 @@ import type { Logger } from "../common/logger.js";
 import { requireId } from "../common/validate.js";
 import { decodeRequest, EnvelopeReader, notOneMessage } from "../common/envelopes.js";
 import { encodeGrpcMessage, GRPC_CONTENT_TYPES, grpcTimeoutMs, sharedServerMessageFrame } from "./grpc-wire.js";
+import { decodePing } from "./ping-decode.js";
 import { pongFrame, type PongFields } from "./pong-frame.js";
 import type { StreamCore, StreamKind } from "./stream-core.js";
 import type { ServerMessageInit, StreamSession } from "./stream-session.js";
@@ -130,7 +131,7 @@ export function createGrpcStreams(deps: {
         for (const payload of envelopes.push(chunk)) {
           const receivedAt = core.now();
           if (kind === "connect") {
-            core.receive(session, decodeRequest(ClientMessageSchema, payload, true), receivedAt);
+            core.receive(session, decodePing(payload) ?? decodeRequest(ClientMessageSchema, payload, true), receivedAt);
           } else if (subscribed) {
             throw notOneMessage("more");
           } else {
