@@ -377,20 +377,23 @@ async function main(): Promise<void> {
   const unknown = serverNames.filter((n) => !(n in serverFactories));
   if (unknown.length > 0) throw new Error(`unknown servers: ${unknown.join(", ")} (known: ${Object.keys(serverFactories).join(", ")})`);
   const results: Array<{ name: string; result: Result }> = [];
+  // Written after every server, so a run cut short (a shared machine, a long queue) keeps what it measured.
+  const save = () =>
+    writeResults("peers", {
+      machine: { cpus: cpus().length, node: process.version, pinned: cpus().length >= 2 ? { server: SERVER_CPU, client: CLIENT_CPU } : "no" },
+      options: { ...opts, servers: serverNames },
+      note: "CPU is user+system time of the server process from /proc; the gateway's clock, rooms, playback and Redis are reported apart (backend*). othersCpuPercent is the rest of the machine during the window: high values mean a noisy run. Memory is read inside each server after a full GC (probe.ts); event-loop delay with a 1 ms perf_hooks timer in a window of its own after the steady one.",
+      results: Object.fromEntries(results.map((r) => [r.name, r.result])),
+      table: table(results),
+    });
   for (let round = 1; round <= opts.repeat; round++) {
     for (const name of serverNames) {
       const server = await serverFactories[name]!();
       results.push({ name: opts.repeat > 1 ? `${server.name} #${round}` : server.name, result: await measureServer(server) });
+      save();
     }
   }
   const summary = table(results);
-  writeResults("peers", {
-    machine: { cpus: cpus().length, node: process.version, pinned: cpus().length >= 2 ? { server: SERVER_CPU, client: CLIENT_CPU } : "no" },
-    options: { ...opts, servers: serverNames },
-    note: "CPU is user+system time of the server process from /proc; the gateway's clock, rooms, playback and Redis are reported apart (backend*). othersCpuPercent is the rest of the machine during the window: high values mean a noisy run. Memory is read inside each server after a full GC (probe.ts); event-loop delay with a 1 ms perf_hooks timer in a window of its own after the steady one.",
-    results: Object.fromEntries(results.map((r) => [r.name, r.result])),
-    table: summary,
-  });
   process.stdout.write(`\n${summary}\n`);
 }
 
