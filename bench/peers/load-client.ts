@@ -71,16 +71,25 @@ function grpcStream(address: string, spec: StreamSpec, events: StreamEvents): Be
   let hello!: () => void;
   let failed!: (err: Error) => void;
   const ready = new Promise<void>((resolve, reject) => ((hello = resolve), (failed = reject)));
-  const joins = new Map<string, () => void>();
+  /** Joins waiting for their answer: room_state, or an error that ends the benchmark (not a hang). */
+  const joins = new Map<string, { resolve: () => void; reject: (err: Error) => void }>();
   call.on("data", (msg: ServerMessage) => {
     const m = msg.message;
     if (m.case === "pong") events.onPong(Number(m.value.seq), m.value.serverReceiveTimeMs, m.value.serverSendTimeMs);
     else if (m.case === "playbackStarted") events.onStarted(m.value.trackId);
     else if (m.case === "hello") hello();
-    else if (m.case === "roomState") joins.get(msg.requestId)?.();
-    else if (m.case === "error") failed(new Error(`${m.value.code}: ${m.value.message}`));
+    else if (m.case === "roomState") joins.get(msg.requestId)?.resolve();
+    else if (m.case === "error") {
+      const err = new Error(`${m.value.code}: ${m.value.message}`);
+      const join = joins.get(msg.requestId);
+      if (join) join.reject(err);
+      else failed(err);
+    }
   });
-  call.on("error", (err) => failed(err));
+  call.on("error", (err) => {
+    failed(err);
+    for (const join of joins.values()) join.reject(err);
+  });
   const send = (msg: Parameters<typeof create<typeof ClientMessageSchema>>[1]) => call.write(create(ClientMessageSchema, msg));
   return {
     ready,
@@ -94,7 +103,7 @@ function grpcStream(address: string, spec: StreamSpec, events: StreamEvents): Be
     },
     join(roomCode) {
       const requestId = `j-${roomCode}`;
-      const joined = new Promise<void>((resolve) => joins.set(requestId, resolve));
+      const joined = new Promise<void>((resolve, reject) => joins.set(requestId, { resolve, reject }));
       send({ requestId, message: { case: "joinRoom", value: { roomCode } } });
       return joined;
     },
