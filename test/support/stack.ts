@@ -285,7 +285,10 @@ async function buildStack(opts: StackOptions, toStop: Array<() => Promise<void>>
         sampleBatchMax: 1000,
         leaseRenewMs: 10_000,
         grpcFastPath: true,
-        idleTimeoutMs: 10_000,
+        // Long enough that a test's client never meets an idle GOAWAY between two calls on a loaded
+        // machine (a call racing the GOAWAY is refused, REFUSED_STREAM); idle-connections.test.ts
+        // sets its own.
+        idleTimeoutMs: 300_000,
         clockCheckMs: 0,
         clockCheckRounds: 10,
         corsOrigins: [],
