@@ -13,6 +13,8 @@ const VARINT = 0;
 const BIT64 = 1;
 const LENGTH_DELIMITED = 2;
 
+const fieldTag = (field: number, wireType: number) => (field << 3) | wireType;
+
 /** Where a double's 8 bytes are read from (no view allocated per double). */
 const doubleBytes = new Uint8Array(8);
 const doubleView = new DataView(doubleBytes.buffer);
@@ -21,6 +23,8 @@ const doubleView = new DataView(doubleBytes.buffer);
 class Cursor {
   pos: number;
   ok = true;
+  /** The field numbers read so far, one bit each. */
+  private seen = 0;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -32,6 +36,20 @@ class Cursor {
 
   get more(): boolean {
     return this.ok && this.pos < this.end;
+  }
+
+  /**
+   * The next field's tag when its number is in 1..maxField and was not seen before in this
+   * message; otherwise 0, and the message is left to protobuf-es (a field twice is merged or
+   * last-wins there).
+   */
+  nextTag(maxField: number): number {
+    const tag = this.uint32();
+    const field = tag >>> 3;
+    const bit = 1 << field;
+    if (!this.ok || field < 1 || field > maxField || this.seen & bit) return 0;
+    this.seen |= bit;
+    return tag;
   }
 
   /** A varint up to 32 bits (tags, lengths); larger ones fail. */
@@ -91,29 +109,23 @@ export function decodePing(bytes: Uint8Array): ClientMessage | undefined {
   const c = new Cursor(bytes, 0, bytes.length);
   let requestId = "";
   let ping: Ping | undefined;
-  let seen = 0;
   while (c.more) {
-    const tag = c.uint32();
-    const field = tag >>> 3;
-    const bit = 1 << field;
-    // A field twice (merged or last-wins) is left to protobuf-es.
-    if (field > 2 || seen & bit) return undefined;
-    seen |= bit;
+    const tag = c.nextTag(2);
     if ((tag & 7) !== LENGTH_DELIMITED) return undefined;
     const end = c.sub();
     if (!c.ok) return undefined;
-    if (field === 1) {
+    if (tag >>> 3 === 1) {
       try {
         requestId = utf8.decode(bytes.subarray(c.pos, end));
       } catch {
         return undefined; // invalid UTF-8: protobuf-es's error is the one to give
       }
       c.pos = end;
-    } else if (field === 2) {
+    } else {
       ping = readPing(bytes, c.pos, end);
       if (ping === undefined) return undefined;
       c.pos = end;
-    } else return undefined;
+    }
   }
   if (!c.ok || ping === undefined) return undefined;
   return { $typeName: "groovebox.gateway.v1.ClientMessage", requestId, message: { case: "ping", value: ping } };
@@ -122,17 +134,11 @@ export function decodePing(bytes: Uint8Array): ClientMessage | undefined {
 function readPing(bytes: Uint8Array, start: number, end: number): Ping | undefined {
   const c = new Cursor(bytes, start, end);
   const ping: Ping = { $typeName: "groovebox.gateway.v1.Ping", seq: 0n, clientSendTimeMs: 0 };
-  let seen = 0;
   while (c.more) {
-    const tag = c.uint32();
-    const field = tag >>> 3;
-    const bit = 1 << field;
-    if (field < 1 || field > 3 || seen & bit) return undefined;
-    seen |= bit;
-    const wireType = tag & 7;
-    if (field === 1 && wireType === VARINT) ping.seq = c.uint64();
-    else if (field === 2 && wireType === BIT64) ping.clientSendTimeMs = c.double();
-    else if (field === 3 && wireType === LENGTH_DELIMITED) {
+    const tag = c.nextTag(3);
+    if (tag === fieldTag(1, VARINT)) ping.seq = c.uint64();
+    else if (tag === fieldTag(2, BIT64)) ping.clientSendTimeMs = c.double();
+    else if (tag === fieldTag(3, LENGTH_DELIMITED)) {
       const subEnd = c.sub();
       if (!c.ok) return undefined;
       const prev = readPrev(bytes, c.pos, subEnd);
@@ -147,16 +153,10 @@ function readPing(bytes: Uint8Array, start: number, end: number): Ping | undefin
 function readPrev(bytes: Uint8Array, start: number, end: number): PreviousPong | undefined {
   const c = new Cursor(bytes, start, end);
   const prev: PreviousPong = { $typeName: "groovebox.gateway.v1.PreviousPong", seq: 0n, clientReceiveTimeMs: 0 };
-  let seen = 0;
   while (c.more) {
-    const tag = c.uint32();
-    const field = tag >>> 3;
-    const bit = 1 << field;
-    if (field < 1 || field > 2 || seen & bit) return undefined;
-    seen |= bit;
-    const wireType = tag & 7;
-    if (field === 1 && wireType === VARINT) prev.seq = c.uint64();
-    else if (field === 2 && wireType === BIT64) prev.clientReceiveTimeMs = c.double();
+    const tag = c.nextTag(2);
+    if (tag === fieldTag(1, VARINT)) prev.seq = c.uint64();
+    else if (tag === fieldTag(2, BIT64)) prev.clientReceiveTimeMs = c.double();
     else return undefined;
   }
   return c.ok ? prev : undefined;
