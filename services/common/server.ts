@@ -20,6 +20,15 @@ import { createPingService } from "./ping-service.js";
 import { isRedisReady, type RedisClient } from "./redis.js";
 import { createRpcHandler, type NodeHandler } from "./rpc-handler.js";
 
+/**
+ * Connections the kernel completes before the process accepts them (capped by the host's
+ * net.core.somaxconn). Node's default of 511 is too few for a burst: the kernel drops the
+ * handshakes beyond it and the clients' retransmits wait 1, 3, 7 s; with 5000 logins at once
+ * a quarter of them waited for their deadline with their request unread. Accepted, a connection
+ * is admitted or shed at once (connection-admission.ts).
+ */
+const LISTEN_BACKLOG = 4096;
+
 export interface ServiceServerOptions {
   host: string;
   /** 0 picks a free port (tests). */
@@ -242,7 +251,7 @@ export function createServiceServer(opts: ServiceServerOptions): ServiceServer {
       await operator.start();
       return new Promise((resolve, reject) => {
         tcp.once("error", reject);
-        tcp.listen(opts.port, opts.host, () => {
+        tcp.listen({ port: opts.port, host: opts.host, backlog: LISTEN_BACKLOG }, () => {
           tcp.off("error", reject);
           resolve((tcp.address() as net.AddressInfo).port);
         });
