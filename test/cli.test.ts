@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { freePort } from "../scripts/local-redis.js";
 import { EXIT } from "../clients/cli/cli-errors.js";
 import { startStack, type Stack } from "./support/stack.js";
+import { startSwitchProxy } from "./support/switch-proxy.js";
 
 const MAIN = resolve("clients/cli/main.ts");
 const REGISTER = resolve("test/support/register-ts.cjs");
@@ -48,11 +49,18 @@ interface Running {
   next(match: (line: string) => boolean, what: string): Promise<string>;
   /** Ctrl-C; resolves with the exit code and stderr. */
   interrupt(): Promise<{ code: number | null; stderr: string }>;
+  /** Resolves with the exit code and stderr when the command ends by itself. */
+  exit(): Promise<{ code: number | null; stderr: string }>;
 }
 
+/**
+ * Starts `groovebox` as a script would: stdin is not a terminal but a pipe, ended at once (as
+ * when a script's input runs out), and stdout and stderr are pipes.
+ */
 function spawnGroovebox(configFile: string, server: string, ...args: string[]): Running {
   const { argv, env } = command(configFile, server, args);
-  const child = spawn(process.execPath, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, argv, { env, stdio: ["pipe", "pipe", "pipe"] });
+  child.stdin.end();
   running.add(child);
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -75,6 +83,9 @@ function spawnGroovebox(configFile: string, server: string, ...args: string[]): 
     },
     async interrupt() {
       child.kill("SIGINT");
+      return { code: await exited, stderr };
+    },
+    async exit() {
       return { code: await exited, stderr };
     },
   };
@@ -222,6 +233,49 @@ describe("the groovebox CLI against a running stack", () => {
     expect(report).toMatchObject({ memberSyncChanged: { sync: { report: { correctionTier: expect.any(String), rttMs: expect.any(Number) } } } });
 
     expect(await watch.interrupt()).toEqual({ code: 0, stderr: "" });
+  }, 120_000);
+
+  it("run from a script (stdin an ended pipe, not a terminal), keeps watching: its connection stays up and events keep coming", async () => {
+    const kim = await loggedIn("Kim");
+    const code = await createRoom(kim);
+    const watch = spawnGroovebox(configOf("Kim"), gw, "watch", "--json");
+    type Line = { type: string; [k: string]: unknown };
+    const seen: Line[] = [];
+    const next = async (what: string, match: (l: Line) => boolean) =>
+      JSON.parse(
+        await watch.next((s) => {
+          seen.push(JSON.parse(s) as Line);
+          return match(seen.at(-1)!);
+        }, what),
+      ) as Line;
+    await next("the room", (l) => l.type === "room");
+    // The watch's own first sync report goes out 5 s after it connected: long after its input ended.
+    await next("Kim's own sync report", (l) => l.type === "event" && l.memberSyncChanged !== undefined);
+    await (await loggedIn("Lou"))("join", code);
+    await next("Lou joining", (l) => l.type === "event" && l.memberJoined !== undefined);
+    expect(await next("a status after it", (l) => l.type === "status")).toMatchObject({ connection: "connected" });
+    expect(seen.filter((l) => l.type === "connection")).toEqual([]);
+    expect(await watch.interrupt()).toEqual({ code: 0, stderr: "" });
+  }, 120_000);
+
+  it("ends with a one-line reason and exit code 3 when the server stops accepting its login, instead of idling", async () => {
+    // Kim's gateway is replaced by one with another JWT secret (a restart with a new secret).
+    const other = await startStack();
+    const proxy = await startSwitchProxy(gw);
+    try {
+      const run = (...args: string[]) => groovebox(configOf("Max"), proxy.url, ...args);
+      expect((await run("login", "Max")).code).toBe(EXIT.ok);
+      await createRoom(run);
+      const watch = spawnGroovebox(configOf("Max"), proxy.url, "watch", "--json");
+      await watch.next((s) => (JSON.parse(s) as { type: string }).type === "room", "the room");
+      proxy.switchTo(other.gatewayUrls[0]!);
+      const closed = JSON.parse(await watch.next((s) => (JSON.parse(s) as { status?: string }).status === "closed", "the end")) as object;
+      expect(closed).toMatchObject({ type: "connection", status: "closed", error: expect.any(String) });
+      expect(await watch.exit()).toEqual({ code: EXIT.notLoggedIn, stderr: "groovebox: not logged in, or the login expired: groovebox login <name>\n" });
+    } finally {
+      await proxy.close();
+      await other.stop();
+    }
   }, 120_000);
 
   it("piped, prints a line per event in words", async () => {

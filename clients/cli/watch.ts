@@ -2,7 +2,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { ServerMessageSchema, type ServerMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { LeaveReason, RoomStateSchema, type RoomState } from "../../gen/groovebox/room/v1/room_pb.js";
 import { connectGroovebox, describeClock, describeEvent, position, timeOfDay, type GrooveboxClient } from "../sdk/node.js";
-import { CliError, EXIT } from "./cli-errors.js";
+import { CliError, EXIT, explain } from "./cli-errors.js";
 import { renderWatch, VIEW_WIDTH } from "./watch-view.js";
 
 /** A terminal the live view is drawn on. */
@@ -66,8 +66,13 @@ export async function watchRoom(o: WatchOptions): Promise<number> {
     if (o.output === "lines") o.print(line);
   };
 
-  let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => (resolveDone = r));
+  // The watch ends with undefined (Ctrl-C: exit 0), or with why it cannot go on. It never
+  // stays on a session that has ended: a watcher either watches or says why it stopped.
+  let finish!: (failure: CliError | undefined) => void;
+  const done = new Promise<CliError | undefined>((r) => (finish = r));
+  let closing = false;
+  o.stop.addEventListener("abort", () => finish(undefined), { once: true });
+  if (o.stop.aborted) finish(undefined);
   gb.on("event", (msg: ServerMessage) => {
     if (o.output === "json") json({ type: "event", serverTimeMs: now(), ...(toJson(ServerMessageSchema, msg) as object) });
     else logLine(describeEvent(msg, before));
@@ -88,11 +93,14 @@ export async function watchRoom(o: WatchOptions): Promise<number> {
     else if (st === "reconnecting") logLine(`connection lost (${detail.error?.message ?? "closed"}): reconnecting in ${Math.round(detail.delayMs ?? 0)} ms`);
     else if (st === "connected") logLine("connected again");
     draw();
+    // The SDK ended the session by itself (an error retrying cannot help, such as a login the
+    // server no longer accepts): nothing more will come.
+    if (st === "closed" && !closing) finish(explain(detail.error ?? new Error("the connection to the server ended"), o.server));
   });
   gb.on("roomLeft", ({ reason }) => {
     const why = reason === LeaveReason.TIMED_OUT ? "timed out" : "left";
     if (o.output === "json") json({ type: "left", reason: why });
-    resolveDone(EXIT.failed);
+    finish(new CliError(`no longer a member of room ${o.roomCode} (${why})`, EXIT.failed));
   });
 
   const draw = () => {
@@ -116,6 +124,7 @@ export async function watchRoom(o: WatchOptions): Promise<number> {
   try {
     await gb.joinRoom(o.roomCode);
   } catch (err) {
+    closing = true;
     gb.close();
     throw err;
   }
@@ -129,13 +138,13 @@ export async function watchRoom(o: WatchOptions): Promise<number> {
   if (o.output === "view") o.terminal?.write(ENTER);
   const timer = o.output === "lines" ? undefined : setInterval(() => (o.output === "json" ? status() : draw()), o.refreshMs);
   draw();
-  o.stop.addEventListener("abort", () => resolveDone(EXIT.ok), { once: true });
-  const code = await done;
+  const failure = await done;
   clearInterval(timer);
+  closing = true;
   gb.close();
   if (o.output === "view") o.terminal?.write(LEAVE);
-  if (code !== EXIT.ok) throw new CliError(`no longer a member of room ${o.roomCode}`, code);
-  return code;
+  if (failure !== undefined) throw failure;
+  return EXIT.ok;
 }
 
 /** Connects the device; undefined when stopped first (the SDK retries while the gateway is down). */

@@ -164,6 +164,9 @@ export class GrooveboxClient extends Emitter<GrooveboxClientEvents> {
     session.on("channel", (channel: Channel) => clock.start((t0) => channel.ping(t0)));
     session.on("status", (status) => {
       if (status !== "connected") clock.stop();
+      // Ended for good (closed, or a fatal error such as a rejected token): nothing of this
+      // client may keep running, or keep a process alive.
+      if (status === "closed") this.release();
     });
     session.on("room", (state) => {
       if (state.playback) playback.applyState(state.playback, "state");
@@ -274,9 +277,14 @@ export class GrooveboxClient extends Emitter<GrooveboxClientEvents> {
 
   /** Disconnects for good. */
   close(): void {
+    this.session.close();
+    this.release();
+  }
+
+  /** Stops the timers and closes the connection (again: harmless). */
+  private release(): void {
     clearInterval(this.reportTimer);
     this.clock.stop();
-    this.session.close();
     this.handle.close();
   }
 }

@@ -75,6 +75,8 @@ function setUp(opts: { failures?: Code[] } = {}) {
     events,
     rooms,
     setSeq: (s: bigint) => (seq = s),
+    /** The next connection attempt fails with this code. */
+    failNext: (code: Code) => failures.push(code),
     advance,
     /** Connects (the first attempt succeeds). */
     async connected() {
@@ -125,6 +127,25 @@ describe("RoomSession", () => {
     const t = setUp({ failures: [Code.Unauthenticated] });
     await expect(t.session.connect()).rejects.toMatchObject({ code: Code.Unauthenticated });
     expect(t.session.connectionStatus).toBe("closed");
+  });
+
+  it("ends for good when a reconnection is refused with a fatal error, and its closed status says why", async () => {
+    const t = setUp();
+    await t.connected();
+    const details: Array<Error | undefined> = [];
+    t.session.on("status", (s, d) => s === "closed" && details.push(d.error));
+    // The gateway comes back refusing the token (restarted with another secret, say).
+    t.failNext(Code.Unauthenticated);
+    t.channels[0]!.drop();
+    const waiting = t.session.joinRoom("ABC234");
+    await t.advance(100);
+    expect(t.session.connectionStatus).toBe("closed");
+    expect(details).toEqual([expect.objectContaining({ code: Code.Unauthenticated })]);
+    await expect(waiting).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await t.advance(10_000);
+    expect(t.channels).toHaveLength(1); // no retry
+    t.session.close(); // closing again says nothing more
+    expect(details).toHaveLength(1);
   });
 
   it("resumes after a drop: a new channel rejoins the room by code and its state replaces what was missed", async () => {

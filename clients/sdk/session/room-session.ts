@@ -13,7 +13,10 @@ export interface StatusDetail {
   /** For reconnecting: the attempt number (1 = first retry) and the wait before it (ms). */
   attempt?: number;
   delayMs?: number;
-  /** Why the connection was lost or closed. */
+  /**
+   * Why the connection was lost (reconnecting), or why the session ended by itself (closed: an
+   * error retrying cannot help, e.g. UNAUTHENTICATED); unset when the app closed it.
+   */
   error?: Error;
 }
 
@@ -130,15 +133,24 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
 
   /** Disconnects for good. */
   close(): void {
+    this.end(undefined);
+  }
+
+  /**
+   * Ends the session for good: closed by the app, or after an error retrying cannot help,
+   * which the "closed" status carries (and which connect() and waiting requests reject with).
+   */
+  private end(fatal: ConnectError | undefined): void {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.channel?.close();
     this.channel = undefined;
-    const err = new ConnectError("the client was closed", Code.Canceled);
+    const err = fatal ?? new ConnectError("the client was closed", Code.Canceled);
     this.firstConnect?.reject(err);
+    this.firstConnect = undefined;
     for (const w of this.waiters.splice(0)) w.reject(err);
-    this.setStatus("closed", {});
+    this.setStatus("closed", fatal ? { error: fatal } : {});
   }
 
   private setStatus(status: ConnectionStatus, detail: StatusDetail): void {
@@ -201,9 +213,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
       channel?.close();
       const e = ConnectError.from(err);
       if (FATAL.has(e.code)) {
-        this.firstConnect?.reject(e);
-        this.firstConnect = undefined;
-        this.close();
+        this.end(e);
         return;
       }
       this.retry(e);
@@ -223,7 +233,7 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
     this.backoff.connectionEnded(this.opts.now() - this.openedAt);
     const e = ConnectError.from(err);
     if (FATAL.has(e.code)) {
-      this.close();
+      this.end(e);
       return;
     }
     this.retry(e);
