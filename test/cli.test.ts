@@ -51,6 +51,8 @@ interface Running {
   interrupt(): Promise<{ code: number | null; stderr: string }>;
   /** Resolves with the exit code and stderr when the command ends by itself. */
   exit(): Promise<{ code: number | null; stderr: string }>;
+  /** Stops reading its output, as `| head -1` does once it has its line. */
+  stopReading(): void;
 }
 
 /**
@@ -87,6 +89,9 @@ function spawnGroovebox(configFile: string, server: string, ...args: string[]): 
     },
     async exit() {
       return { code: await exited, stderr };
+    },
+    stopReading() {
+      child.stdout.destroy();
     },
   };
 }
@@ -276,6 +281,16 @@ describe("the groovebox CLI against a running stack", () => {
       await proxy.close();
       await other.stop();
     }
+  }, 120_000);
+
+  it("ends quietly when its reader goes away", async () => {
+    const ned = await loggedIn("Ned");
+    await createRoom(ned);
+    const watch = spawnGroovebox(configOf("Ned"), gw, "watch", "--json");
+    await watch.next((s) => (JSON.parse(s) as { type: string }).type === "room", "the room");
+    // Like `groovebox watch --json | head -1`: the next line it writes finds the pipe closed.
+    watch.stopReading();
+    expect(await watch.exit()).toEqual({ code: 0, stderr: "" });
   }, 120_000);
 
   it("piped, prints a line per event in words", async () => {

@@ -10,12 +10,27 @@ const onSignal = () => {
   interrupt.abort();
 };
 
+// A reader that goes away (`groovebox watch --json | head -1`) ends the command quietly, as
+// Ctrl-C would: nothing more is written, a watch closes its stream, and nothing is reported
+// (Node ignores SIGPIPE, so the broken pipe arrives as an EPIPE 'error' on the stream).
+let readerGone = false;
+const onOutputError = (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  readerGone = true;
+  interrupt.abort();
+};
+process.stdout.on("error", onOutputError);
+process.stderr.on("error", onOutputError);
+
 const out = process.stdout;
+const write = (stream: NodeJS.WriteStream, text: string) => {
+  if (!readerGone) stream.write(text);
+};
 runCli(process.argv.slice(2), {
-  stdout: (line) => out.write(`${line}\n`),
-  stderr: (line) => process.stderr.write(`${line}\n`),
+  stdout: (line) => write(out, `${line}\n`),
+  stderr: (line) => write(process.stderr, `${line}\n`),
   env: process.env,
-  terminal: out.isTTY ? { write: (text) => out.write(text), columns: () => out.columns, rows: () => out.rows } : undefined,
+  terminal: out.isTTY ? { write: (text) => write(out, text), columns: () => out.columns, rows: () => out.rows } : undefined,
   interrupts: () => {
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
