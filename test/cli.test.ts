@@ -332,6 +332,14 @@ describe("the groovebox CLI against a running stack", () => {
       ]),
     );
     for (const line of playing) expect(line.length).toBeLessThanOrEqual(80);
+
+    // Ivy's own watch attaches a stream: Hal's list shows her live, and here by calls again
+    // once it stops (her stream dropped; she stays a member).
+    const ivyWatch = spawnGroovebox(configOf("Ivy"), gw, "watch", "--json");
+    await view.screenWhere((l) => l.some((x) => /^ {2}Ivy {17}live /.test(x)), "Ivy live");
+    expect(await ivyWatch.interrupt()).toEqual({ code: 0, stderr: "" });
+    const away = await view.screenWhere((l) => l.some((x) => /^ {2}Ivy {17}calls /.test(x)), "Ivy here by calls again");
+    expect(away).toEqual(expect.arrayContaining([expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} {2}Ivy disconnected \(still a member\)$/)]));
     expect(await view.ctrlC()).toBe(0);
     // The terminal is given back as it was: main screen, cursor shown.
     expect(view.raw().endsWith("\x1b[?25h\x1b[?1049l")).toBe(true);

@@ -245,8 +245,15 @@ describe("rooms: presence and the grace period", () => {
     await sweep();
     const state = (await ada.rooms.getRoomState({ roomId: room.roomId }, ada.auth)).state!;
     expect(state.members.map((m) => m.userId)).toEqual([ada.userId, bob.userId]);
-    // Only Bob's first join happened: no member_left, no second member_joined.
-    expect(state.seq).toBe(start.seq + 1n);
+    // Only Bob's first join happened (no member_left, no second member_joined); the room heard
+    // his stream drop and come back.
+    expect(state.seq).toBe(start.seq + 3n);
+    expect((await adaStream.next("memberJoined")).message.value.member!.userId).toBe(bob.userId);
+    const presence = [await adaStream.next("memberPresenceChanged"), await adaStream.next("memberPresenceChanged")];
+    expect(presence.map((e) => [e.message.value.userId, e.message.value.connected, e.seq])).toEqual([
+      [bob.userId, false, start.seq + 2n],
+      [bob.userId, true, start.seq + 3n],
+    ]);
     adaStream.cancel();
     second.cancel();
   });

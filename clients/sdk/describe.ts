@@ -90,6 +90,8 @@ export function describeEvent(msg: ServerMessage, room: RoomState | undefined): 
     }
     case "playbackSync":
       return `sync tick: ${m.value.trackId} at ${formatPosition(m.value.theoreticalPosition)}`;
+    case "memberPresenceChanged":
+      return `${nameOf(room, m.value.userId)} ${m.value.connected ? "connected (live)" : "disconnected (still a member)"}`;
     case "memberSyncChanged": {
       const r = m.value.sync?.report;
       const tier = describeTier(r?.correctionTier);

@@ -53,7 +53,7 @@ end
 local function pb_message(field, bytes)
   return pb_varint(field * 8 + 2) .. pb_varint(#bytes) .. bytes
 end
--- RoomEvent {room_id = 1, server_timestamp = 3, oneof event = 10..15}
+-- RoomEvent {room_id = 1, server_timestamp = 3, oneof event = 10..17}
 local function pb_room_event(room_id, now, field, body)
   return pb_string(1, room_id) .. pb_double(3, now) .. pb_message(field, body)
 end

@@ -14,7 +14,8 @@ import { LUA_PROTO_ENCODER, LUA_PUBLISH_ROOM_EVENT } from "../common/room-events
  * Presence: `K.leaving` holds, per member, the time they leave unless a stream of theirs is
  * attached then: the later of their last call in the room plus the idle period and their
  * last stream's drop plus the grace period. A member with a stream attached stays whatever it
- * says; the sweeper drops their entry once it has passed.
+ * says; the sweeper drops their entry once it has passed. A staying member's first stream
+ * attaching and last stream going publish member_presence_changed (Member.connected).
  */
 const PRELUDE = `${LUA_ROOM_KEYS}${LUA_PROTO_ENCODER}${LUA_PUBLISH_ROOM_EVENT}
 local ROOM_ID = ARGV[1]
@@ -22,7 +23,7 @@ local NOW = tonumber(ARGV[2])
 local GRACE = tonumber(ARGV[3])
 local ROOM_TTL = tonumber(ARGV[4])
 -- RoomEvent fields and enums (groovebox/room/v1/room.proto)
-local EV_MEMBER_JOINED, EV_MEMBER_LEFT, EV_DJ_CHANGED = 10, 11, 12
+local EV_MEMBER_JOINED, EV_MEMBER_LEFT, EV_DJ_CHANGED, EV_MEMBER_PRESENCE = 10, 11, 12, 17
 local LEAVE_LEFT, LEAVE_TIMED_OUT = 1, 2
 local DJ_HANDOFF, DJ_SUCCESSION = 1, 2
 -- The keys that live and expire with the room (the clock's RTT index keeps its own TTL).
@@ -49,6 +50,15 @@ end
 -- Keeps a member until at least this time (GT: an earlier deadline never shortens a later one).
 local function keep_until(user, deadline) redis.call('ZADD', K.leaving, 'GT', deadline, user) end
 local function streams_of(user) return tonumber(redis.call('HGET', K.memberSessions, user) or '0') end
+-- Member.connected changed for a member who stays (member_presence_changed).
+local function presence_changed(user, connected)
+  publish(EV_MEMBER_PRESENCE, pb_string(1, user) .. pb_bool(2, connected))
+end
+-- A member's last stream is gone and they stay: at least for the grace period, disconnected.
+local function went_away(user)
+  keep_until(user, NOW + GRACE)
+  presence_changed(user, false)
+end
 
 -- Adds a member (and publishes member_joined); the first member of an empty room is its DJ.
 -- Members joining within the same instant still get a strict order (later joins sort later).
@@ -153,15 +163,17 @@ export const attachSessionScript = script(`
 if not room_exists() then return reply('NOT_FOUND') end
 local owner = redis.call('HGET', K.sessionUsers, ARGV[5])
 if owner and owner ~= ARGV[6] then return reply('SESSION_TAKEN') end
+local added = false
 if not is_member(ARGV[6]) then
   if ARGV[9] == '1' then return reply('NOT_MEMBER') end
-  add_member(ARGV[6], ARGV[7], true)
+  added = add_member(ARGV[6], ARGV[7], true)
 end
 redis.call('ZADD', K.sessions, NOW + tonumber(ARGV[8]), ARGV[5])
 if not owner then
   redis.call('HSET', K.sessionUsers, ARGV[5], ARGV[6])
   redis.call('ZADD', K.userSessions, 0, ARGV[6] .. ':' .. ARGV[5])
-  redis.call('HINCRBY', K.memberSessions, ARGV[6], 1)
+  -- A member's first stream (member_joined already said so for a new member).
+  if redis.call('HINCRBY', K.memberSessions, ARGV[6], 1) == 1 and not added then presence_changed(ARGV[6], true) end
 end
 return reply('OK')
 `);
@@ -170,7 +182,7 @@ return reply('OK')
 export const detachSessionScript = script(`
 local user, left = drop_session(ARGV[5])
 if user and left <= 0 then
-  if ARGV[6] == '1' then remove_member(user, LEAVE_LEFT) else keep_until(user, NOW + GRACE) end
+  if ARGV[6] == '1' then remove_member(user, LEAVE_LEFT) else went_away(user) end
 end
 return reply('OK')
 `);
@@ -209,7 +221,7 @@ local page = tonumber(ARGV[5])
 local expired = redis.call('ZRANGEBYSCORE', K.sessions, '-inf', ARGV[2], 'LIMIT', 0, page)
 for _, session in ipairs(expired) do
   local user, left = drop_session(session)
-  if user and left <= 0 then keep_until(user, NOW + GRACE) end
+  if user and left <= 0 then went_away(user) end
 end
 local due = redis.call('ZRANGEBYSCORE', K.leaving, '-inf', ARGV[2], 'LIMIT', 0, page)
 for _, user in ipairs(due) do

@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServerMessage } from "../../../gen/groovebox/gateway/v1/gateway_pb.js";
-import { MemberSchema, RoomStateSchema, type RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
+import { MemberSchema, RoomStateSchema, type Member, type RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
 
 /**
  * The room's state after one of its events: members join and leave, the DJ changes, a
- * member's sync quality changes, the timeline moves. Returns a new object (the old one is left as it was), with seq set to the
+ * member's streams attach or drop (Member.connected), their sync quality changes, the timeline
+ * moves. Returns a new object (the old one is left as it was), with seq set to the
  * event's.
  */
 export function applyRoomEvent(state: RoomState, msg: ServerMessage): RoomState {
@@ -22,7 +23,10 @@ export function applyRoomEvent(state: RoomState, msg: ServerMessage): RoomState 
       next.members = next.members.map((x) => create(MemberSchema, { ...x, isDj: x.userId === m.value.currentDjId }));
       break;
     case "memberSyncChanged":
-      next.members = next.members.map((x) => (x.userId === m.value.userId ? create(MemberSchema, { ...x, sync: m.value.sync }) : x));
+      next.members = withMember(next.members, m.value.userId, { sync: m.value.sync });
+      break;
+    case "memberPresenceChanged":
+      next.members = withMember(next.members, m.value.userId, { connected: m.value.connected });
       break;
     case "playbackStarted":
     case "playbackChanged":
@@ -32,4 +36,9 @@ export function applyRoomEvent(state: RoomState, msg: ServerMessage): RoomState 
       break;
   }
   return next;
+}
+
+/** The members with one member's fields changed (a new Member object; the others as they were). */
+function withMember(members: Member[], userId: string, change: Partial<Pick<Member, "connected" | "sync">>): Member[] {
+  return members.map((x) => (x.userId === userId ? create(MemberSchema, { ...x, ...change }) : x));
 }

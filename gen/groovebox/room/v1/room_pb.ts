@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file groovebox/room/v1/room.proto.
  */
 export const file_groovebox_room_v1_room: GenFile = /*@__PURE__*/
-  fileDesc("Chxncm9vdmVib3gvcm9vbS92MS9yb29tLnByb3RvEhFncm9vdmVib3gucm9vbS52MSIhChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJIkEKEkNyZWF0ZVJvb21SZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIkCg9Kb2luUm9vbVJlcXVlc3QSEQoJcm9vbV9jb2RlGAEgASgJIj8KEEpvaW5Sb29tUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIiYKE0dldFJvb21TdGF0ZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJDChRHZXRSb29tU3RhdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIwCgxTZXREalJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjwKDVNldERqUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUimQEKBk1lbWJlchIPCgd1c2VyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIZChFqb2luZWRfYXRfdGltZV9tcxgDIAEoARINCgVpc19kahgEIAEoCBIRCgljb25uZWN0ZWQYBSABKAgSKwoEc3luYxgGIAEoCzIdLmdyb292ZWJveC5yb29tLnYxLk1lbWJlclN5bmMiWQoKTWVtYmVyU3luYxIuCgZyZXBvcnQYASABKAsyHi5ncm9vdmVib3guY2xvY2sudjEuU3luY1JlcG9ydBIbChNyZXBvcnRlZF9hdF90aW1lX21zGAIgASgBIt8BCglSb29tU3RhdGUSDwoHcm9vbV9pZBgBIAEoCRIRCglyb29tX2NvZGUYAiABKAkSDAoEbmFtZRgDIAEoCRIqCgdtZW1iZXJzGAQgAygLMhkuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyEhUKDWN1cnJlbnRfZGpfaWQYBSABKAkSNgoIcGxheWJhY2sYBiABKAsyJC5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tTdGF0ZRIYChBzZXJ2ZXJfdGltZXN0YW1wGAcgASgBEgsKA3NlcRgIIAEoBCI5CgxNZW1iZXJKb2luZWQSKQoGbWVtYmVyGAEgASgLMhkuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyIk0KCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCRIuCgZyZWFzb24YAiABKA4yHi5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJlYXNvbiJtCglEakNoYW5nZWQSFgoOcHJldmlvdXNfZGpfaWQYASABKAkSFQoNY3VycmVudF9kal9pZBgCIAEoCRIxCgZyZWFzb24YAyABKA4yIS5ncm9vdmVib3gucm9vbS52MS5EakNoYW5nZVJlYXNvbiL7AwoJUm9vbUV2ZW50Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgEEhgKEHNlcnZlcl90aW1lc3RhbXAYAyABKAESOAoNbWVtYmVyX2pvaW5lZBgKIAEoCzIfLmdyb292ZWJveC5yb29tLnYxLk1lbWJlckpvaW5lZEgAEjQKC21lbWJlcl9sZWZ0GAsgASgLMh0uZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyTGVmdEgAEjIKCmRqX2NoYW5nZWQYDCABKAsyHC5ncm9vdmVib3gucm9vbS52MS5EakNoYW5nZWRIABJCChBwbGF5YmFja19zdGFydGVkGA0gASgLMiYuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrU3RhcnRlZEgAEkIKEHBsYXliYWNrX2NoYW5nZWQYDiABKAsyJi5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tDaGFuZ2VkSAASPAoNcGxheWJhY2tfc3luYxgPIAEoCzIjLmdyb292ZWJveC5wbGF5YmFjay52MS5QbGF5YmFja1N5bmNIABJDChNtZW1iZXJfc3luY19jaGFuZ2VkGBAgASgLMiQuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyU3luY0NoYW5nZWRIAEIHCgVldmVudCJRChFNZW1iZXJTeW5jQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEisKBHN5bmMYAiABKAsyHS5ncm9vdmVib3gucm9vbS52MS5NZW1iZXJTeW5jIlQKEVJlcG9ydFN5bmNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSLgoGcmVwb3J0GAIgASgLMh4uZ3Jvb3ZlYm94LmNsb2NrLnYxLlN5bmNSZXBvcnQiJwoSUmVwb3J0U3luY1Jlc3BvbnNlEhEKCWFubm91bmNlZBgBIAEoCCIlChBHZXREZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSJKChFHZXREZXZpY2VSZXNwb25zZRIZChFvdXRwdXRfbGF0ZW5jeV9tcxgBIAEoARIaChJ1cGRhdGVkX2F0X3RpbWVfbXMYAiABKAEigQEKFEF0dGFjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoJcm9vbV9jb2RlGAQgASgJSAASEQoHcm9vbV9pZBgFIAEoCUgAQgYKBHJvb20iRAoVQXR0YWNoU2Vzc2lvblJlc3BvbnNlEisKBXN0YXRlGAEgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuUm9vbVN0YXRlIkoKFERldGFjaFNlc3Npb25SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRINCgVsZWF2ZRgDIAEoCCIXChVEZXRhY2hTZXNzaW9uUmVzcG9uc2UiPAoUUmVuZXdTZXNzaW9uc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRITCgtzZXNzaW9uX2lkcxgCIAMoCSI0ChVSZW5ld1Nlc3Npb25zUmVzcG9uc2USGwoTdW5rbm93bl9zZXNzaW9uX2lkcxgBIAMoCSI2ChJUb3VjaE1lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhUKE1RvdWNoTWVtYmVyUmVzcG9uc2UqXgoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIaChZMRUFWRV9SRUFTT05fVElNRURfT1VUEAIqcQoORGpDaGFuZ2VSZWFzb24SIAocREpfQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGERKX0NIQU5HRV9SRUFTT05fSEFORE9GRhABEh8KG0RKX0NIQU5HRV9SRUFTT05fU1VDQ0VTU0lPThACMvUECgtSb29tU2VydmljZRJZCgpDcmVhdGVSb29tEiQuZ3Jvb3ZlYm94LnJvb20udjEuQ3JlYXRlUm9vbVJlcXVlc3QaJS5ncm9vdmVib3gucm9vbS52MS5DcmVhdGVSb29tUmVzcG9uc2USUwoISm9pblJvb20SIi5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIy5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElYKCUxlYXZlUm9vbRIjLmdyb292ZWJveC5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaJC5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJfCgxHZXRSb29tU3RhdGUSJi5ncm9vdmVib3gucm9vbS52MS5HZXRSb29tU3RhdGVSZXF1ZXN0GicuZ3Jvb3ZlYm94LnJvb20udjEuR2V0Um9vbVN0YXRlUmVzcG9uc2USSgoFU2V0RGoSHy5ncm9vdmVib3gucm9vbS52MS5TZXREalJlcXVlc3QaIC5ncm9vdmVib3gucm9vbS52MS5TZXREalJlc3BvbnNlElkKClJlcG9ydFN5bmMSJC5ncm9vdmVib3gucm9vbS52MS5SZXBvcnRTeW5jUmVxdWVzdBolLmdyb292ZWJveC5yb29tLnYxLlJlcG9ydFN5bmNSZXNwb25zZRJWCglHZXREZXZpY2USIy5ncm9vdmVib3gucm9vbS52MS5HZXREZXZpY2VSZXF1ZXN0GiQuZ3Jvb3ZlYm94LnJvb20udjEuR2V0RGV2aWNlUmVzcG9uc2UymwMKD1ByZXNlbmNlU2VydmljZRJiCg1BdHRhY2hTZXNzaW9uEicuZ3Jvb3ZlYm94LnJvb20udjEuQXR0YWNoU2Vzc2lvblJlcXVlc3QaKC5ncm9vdmVib3gucm9vbS52MS5BdHRhY2hTZXNzaW9uUmVzcG9uc2USYgoNRGV0YWNoU2Vzc2lvbhInLmdyb292ZWJveC5yb29tLnYxLkRldGFjaFNlc3Npb25SZXF1ZXN0GiguZ3Jvb3ZlYm94LnJvb20udjEuRGV0YWNoU2Vzc2lvblJlc3BvbnNlEmIKDVJlbmV3U2Vzc2lvbnMSJy5ncm9vdmVib3gucm9vbS52MS5SZW5ld1Nlc3Npb25zUmVxdWVzdBooLmdyb292ZWJveC5yb29tLnYxLlJlbmV3U2Vzc2lvbnNSZXNwb25zZRJcCgtUb3VjaE1lbWJlchIlLmdyb292ZWJveC5yb29tLnYxLlRvdWNoTWVtYmVyUmVxdWVzdBomLmdyb292ZWJveC5yb29tLnYxLlRvdWNoTWVtYmVyUmVzcG9uc2ViBnByb3RvMw", [file_groovebox_clock_v1_clock, file_groovebox_playback_v1_playback]);
+  fileDesc("Chxncm9vdmVib3gvcm9vbS92MS9yb29tLnByb3RvEhFncm9vdmVib3gucm9vbS52MSIhChFDcmVhdGVSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJIkEKEkNyZWF0ZVJvb21SZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIkCg9Kb2luUm9vbVJlcXVlc3QSEQoJcm9vbV9jb2RlGAEgASgJIj8KEEpvaW5Sb29tUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUiIwoQTGVhdmVSb29tUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJIhMKEUxlYXZlUm9vbVJlc3BvbnNlIiYKE0dldFJvb21TdGF0ZVJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCSJDChRHZXRSb29tU3RhdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmdyb292ZWJveC5yb29tLnYxLlJvb21TdGF0ZSIwCgxTZXREalJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIjwKDVNldERqUmVzcG9uc2USKwoFc3RhdGUYASABKAsyHC5ncm9vdmVib3gucm9vbS52MS5Sb29tU3RhdGUimQEKBk1lbWJlchIPCgd1c2VyX2lkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIZChFqb2luZWRfYXRfdGltZV9tcxgDIAEoARINCgVpc19kahgEIAEoCBIRCgljb25uZWN0ZWQYBSABKAgSKwoEc3luYxgGIAEoCzIdLmdyb292ZWJveC5yb29tLnYxLk1lbWJlclN5bmMiWQoKTWVtYmVyU3luYxIuCgZyZXBvcnQYASABKAsyHi5ncm9vdmVib3guY2xvY2sudjEuU3luY1JlcG9ydBIbChNyZXBvcnRlZF9hdF90aW1lX21zGAIgASgBIt8BCglSb29tU3RhdGUSDwoHcm9vbV9pZBgBIAEoCRIRCglyb29tX2NvZGUYAiABKAkSDAoEbmFtZRgDIAEoCRIqCgdtZW1iZXJzGAQgAygLMhkuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyEhUKDWN1cnJlbnRfZGpfaWQYBSABKAkSNgoIcGxheWJhY2sYBiABKAsyJC5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tTdGF0ZRIYChBzZXJ2ZXJfdGltZXN0YW1wGAcgASgBEgsKA3NlcRgIIAEoBCI5CgxNZW1iZXJKb2luZWQSKQoGbWVtYmVyGAEgASgLMhkuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyIk0KCk1lbWJlckxlZnQSDwoHdXNlcl9pZBgBIAEoCRIuCgZyZWFzb24YAiABKA4yHi5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJlYXNvbiJtCglEakNoYW5nZWQSFgoOcHJldmlvdXNfZGpfaWQYASABKAkSFQoNY3VycmVudF9kal9pZBgCIAEoCRIxCgZyZWFzb24YAyABKA4yIS5ncm9vdmVib3gucm9vbS52MS5EakNoYW5nZVJlYXNvbiLIBAoJUm9vbUV2ZW50Eg8KB3Jvb21faWQYASABKAkSCwoDc2VxGAIgASgEEhgKEHNlcnZlcl90aW1lc3RhbXAYAyABKAESOAoNbWVtYmVyX2pvaW5lZBgKIAEoCzIfLmdyb292ZWJveC5yb29tLnYxLk1lbWJlckpvaW5lZEgAEjQKC21lbWJlcl9sZWZ0GAsgASgLMh0uZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyTGVmdEgAEjIKCmRqX2NoYW5nZWQYDCABKAsyHC5ncm9vdmVib3gucm9vbS52MS5EakNoYW5nZWRIABJCChBwbGF5YmFja19zdGFydGVkGA0gASgLMiYuZ3Jvb3ZlYm94LnBsYXliYWNrLnYxLlBsYXliYWNrU3RhcnRlZEgAEkIKEHBsYXliYWNrX2NoYW5nZWQYDiABKAsyJi5ncm9vdmVib3gucGxheWJhY2sudjEuUGxheWJhY2tDaGFuZ2VkSAASPAoNcGxheWJhY2tfc3luYxgPIAEoCzIjLmdyb292ZWJveC5wbGF5YmFjay52MS5QbGF5YmFja1N5bmNIABJDChNtZW1iZXJfc3luY19jaGFuZ2VkGBAgASgLMiQuZ3Jvb3ZlYm94LnJvb20udjEuTWVtYmVyU3luY0NoYW5nZWRIABJLChdtZW1iZXJfcHJlc2VuY2VfY2hhbmdlZBgRIAEoCzIoLmdyb292ZWJveC5yb29tLnYxLk1lbWJlclByZXNlbmNlQ2hhbmdlZEgAQgcKBWV2ZW50IjsKFU1lbWJlclByZXNlbmNlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEhEKCWNvbm5lY3RlZBgCIAEoCCJRChFNZW1iZXJTeW5jQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEisKBHN5bmMYAiABKAsyHS5ncm9vdmVib3gucm9vbS52MS5NZW1iZXJTeW5jIlQKEVJlcG9ydFN5bmNSZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSLgoGcmVwb3J0GAIgASgLMh4uZ3Jvb3ZlYm94LmNsb2NrLnYxLlN5bmNSZXBvcnQiJwoSUmVwb3J0U3luY1Jlc3BvbnNlEhEKCWFubm91bmNlZBgBIAEoCCIlChBHZXREZXZpY2VSZXF1ZXN0EhEKCWRldmljZV9pZBgBIAEoCSJKChFHZXREZXZpY2VSZXNwb25zZRIZChFvdXRwdXRfbGF0ZW5jeV9tcxgBIAEoARIaChJ1cGRhdGVkX2F0X3RpbWVfbXMYAiABKAEigQEKFEF0dGFjaFNlc3Npb25SZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSEwoJcm9vbV9jb2RlGAQgASgJSAASEQoHcm9vbV9pZBgFIAEoCUgAQgYKBHJvb20iRAoVQXR0YWNoU2Vzc2lvblJlc3BvbnNlEisKBXN0YXRlGAEgASgLMhwuZ3Jvb3ZlYm94LnJvb20udjEuUm9vbVN0YXRlIkoKFERldGFjaFNlc3Npb25SZXF1ZXN0Eg8KB3Jvb21faWQYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoCRINCgVsZWF2ZRgDIAEoCCIXChVEZXRhY2hTZXNzaW9uUmVzcG9uc2UiPAoUUmVuZXdTZXNzaW9uc1JlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRITCgtzZXNzaW9uX2lkcxgCIAMoCSI0ChVSZW5ld1Nlc3Npb25zUmVzcG9uc2USGwoTdW5rbm93bl9zZXNzaW9uX2lkcxgBIAMoCSI2ChJUb3VjaE1lbWJlclJlcXVlc3QSDwoHcm9vbV9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIhUKE1RvdWNoTWVtYmVyUmVzcG9uc2UqXgoLTGVhdmVSZWFzb24SHAoYTEVBVkVfUkVBU09OX1VOU1BFQ0lGSUVEEAASFQoRTEVBVkVfUkVBU09OX0xFRlQQARIaChZMRUFWRV9SRUFTT05fVElNRURfT1VUEAIqcQoORGpDaGFuZ2VSZWFzb24SIAocREpfQ0hBTkdFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhwKGERKX0NIQU5HRV9SRUFTT05fSEFORE9GRhABEh8KG0RKX0NIQU5HRV9SRUFTT05fU1VDQ0VTU0lPThACMvUECgtSb29tU2VydmljZRJZCgpDcmVhdGVSb29tEiQuZ3Jvb3ZlYm94LnJvb20udjEuQ3JlYXRlUm9vbVJlcXVlc3QaJS5ncm9vdmVib3gucm9vbS52MS5DcmVhdGVSb29tUmVzcG9uc2USUwoISm9pblJvb20SIi5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlcXVlc3QaIy5ncm9vdmVib3gucm9vbS52MS5Kb2luUm9vbVJlc3BvbnNlElYKCUxlYXZlUm9vbRIjLmdyb292ZWJveC5yb29tLnYxLkxlYXZlUm9vbVJlcXVlc3QaJC5ncm9vdmVib3gucm9vbS52MS5MZWF2ZVJvb21SZXNwb25zZRJfCgxHZXRSb29tU3RhdGUSJi5ncm9vdmVib3gucm9vbS52MS5HZXRSb29tU3RhdGVSZXF1ZXN0GicuZ3Jvb3ZlYm94LnJvb20udjEuR2V0Um9vbVN0YXRlUmVzcG9uc2USSgoFU2V0RGoSHy5ncm9vdmVib3gucm9vbS52MS5TZXREalJlcXVlc3QaIC5ncm9vdmVib3gucm9vbS52MS5TZXREalJlc3BvbnNlElkKClJlcG9ydFN5bmMSJC5ncm9vdmVib3gucm9vbS52MS5SZXBvcnRTeW5jUmVxdWVzdBolLmdyb292ZWJveC5yb29tLnYxLlJlcG9ydFN5bmNSZXNwb25zZRJWCglHZXREZXZpY2USIy5ncm9vdmVib3gucm9vbS52MS5HZXREZXZpY2VSZXF1ZXN0GiQuZ3Jvb3ZlYm94LnJvb20udjEuR2V0RGV2aWNlUmVzcG9uc2UymwMKD1ByZXNlbmNlU2VydmljZRJiCg1BdHRhY2hTZXNzaW9uEicuZ3Jvb3ZlYm94LnJvb20udjEuQXR0YWNoU2Vzc2lvblJlcXVlc3QaKC5ncm9vdmVib3gucm9vbS52MS5BdHRhY2hTZXNzaW9uUmVzcG9uc2USYgoNRGV0YWNoU2Vzc2lvbhInLmdyb292ZWJveC5yb29tLnYxLkRldGFjaFNlc3Npb25SZXF1ZXN0GiguZ3Jvb3ZlYm94LnJvb20udjEuRGV0YWNoU2Vzc2lvblJlc3BvbnNlEmIKDVJlbmV3U2Vzc2lvbnMSJy5ncm9vdmVib3gucm9vbS52MS5SZW5ld1Nlc3Npb25zUmVxdWVzdBooLmdyb292ZWJveC5yb29tLnYxLlJlbmV3U2Vzc2lvbnNSZXNwb25zZRJcCgtUb3VjaE1lbWJlchIlLmdyb292ZWJveC5yb29tLnYxLlRvdWNoTWVtYmVyUmVxdWVzdBomLmdyb292ZWJveC5yb29tLnYxLlRvdWNoTWVtYmVyUmVzcG9uc2ViBnByb3RvMw", [file_groovebox_clock_v1_clock, file_groovebox_playback_v1_playback]);
 
 /**
  * The request of CreateRoom.
@@ -563,6 +563,14 @@ export type RoomEvent = Message<"groovebox.room.v1.RoomEvent"> & {
      */
     value: MemberSyncChanged;
     case: "memberSyncChanged";
+  } | {
+    /**
+     * A member's first stream attached, or their last stream dropped while they stay.
+     *
+     * @generated from field: groovebox.room.v1.MemberPresenceChanged member_presence_changed = 17;
+     */
+    value: MemberPresenceChanged;
+    case: "memberPresenceChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -572,6 +580,37 @@ export type RoomEvent = Message<"groovebox.room.v1.RoomEvent"> & {
  */
 export const RoomEventSchema: GenMessage<RoomEvent> = /*@__PURE__*/
   messageDesc(file_groovebox_room_v1_room, 16);
+
+/**
+ * Event: Member.connected changed for a member who stays in the room. Joining and leaving are
+ * told by member_joined (with connected set) and member_left, never by this.
+ *
+ * @generated from message groovebox.room.v1.MemberPresenceChanged
+ */
+export type MemberPresenceChanged = Message<"groovebox.room.v1.MemberPresenceChanged"> & {
+  /**
+   * The member.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * True: their first stream attached (they were here by their calls, or in the grace period
+   * after a drop). False: their last stream dropped, or its lease ran out; they stay while
+   * their calls or the grace period keep them (see Member.connected).
+   *
+   * @generated from field: bool connected = 2;
+   */
+  connected: boolean;
+};
+
+/**
+ * Describes the message groovebox.room.v1.MemberPresenceChanged.
+ * Use `create(MemberPresenceChangedSchema)` to create a new message.
+ */
+export const MemberPresenceChangedSchema: GenMessage<MemberPresenceChanged> = /*@__PURE__*/
+  messageDesc(file_groovebox_room_v1_room, 17);
 
 /**
  * Event: a member's sync quality changed materially.
@@ -599,7 +638,7 @@ export type MemberSyncChanged = Message<"groovebox.room.v1.MemberSyncChanged"> &
  * Use `create(MemberSyncChangedSchema)` to create a new message.
  */
 export const MemberSyncChangedSchema: GenMessage<MemberSyncChanged> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 17);
+  messageDesc(file_groovebox_room_v1_room, 18);
 
 /**
  * The request of ReportSync.
@@ -628,7 +667,7 @@ export type ReportSyncRequest = Message<"groovebox.room.v1.ReportSyncRequest"> &
  * Use `create(ReportSyncRequestSchema)` to create a new message.
  */
 export const ReportSyncRequestSchema: GenMessage<ReportSyncRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 18);
+  messageDesc(file_groovebox_room_v1_room, 19);
 
 /**
  * The answer of ReportSync.
@@ -649,7 +688,7 @@ export type ReportSyncResponse = Message<"groovebox.room.v1.ReportSyncResponse">
  * Use `create(ReportSyncResponseSchema)` to create a new message.
  */
 export const ReportSyncResponseSchema: GenMessage<ReportSyncResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 19);
+  messageDesc(file_groovebox_room_v1_room, 20);
 
 /**
  * The request of GetDevice.
@@ -670,7 +709,7 @@ export type GetDeviceRequest = Message<"groovebox.room.v1.GetDeviceRequest"> & {
  * Use `create(GetDeviceRequestSchema)` to create a new message.
  */
 export const GetDeviceRequestSchema: GenMessage<GetDeviceRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 20);
+  messageDesc(file_groovebox_room_v1_room, 21);
 
 /**
  * The answer of GetDevice.
@@ -698,7 +737,7 @@ export type GetDeviceResponse = Message<"groovebox.room.v1.GetDeviceResponse"> &
  * Use `create(GetDeviceResponseSchema)` to create a new message.
  */
 export const GetDeviceResponseSchema: GenMessage<GetDeviceResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 21);
+  messageDesc(file_groovebox_room_v1_room, 22);
 
 /**
  * The request of AttachSession.
@@ -756,7 +795,7 @@ export type AttachSessionRequest = Message<"groovebox.room.v1.AttachSessionReque
  * Use `create(AttachSessionRequestSchema)` to create a new message.
  */
 export const AttachSessionRequestSchema: GenMessage<AttachSessionRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 22);
+  messageDesc(file_groovebox_room_v1_room, 23);
 
 /**
  * The answer of AttachSession.
@@ -777,7 +816,7 @@ export type AttachSessionResponse = Message<"groovebox.room.v1.AttachSessionResp
  * Use `create(AttachSessionResponseSchema)` to create a new message.
  */
 export const AttachSessionResponseSchema: GenMessage<AttachSessionResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 23);
+  messageDesc(file_groovebox_room_v1_room, 24);
 
 /**
  * The request of DetachSession.
@@ -812,7 +851,7 @@ export type DetachSessionRequest = Message<"groovebox.room.v1.DetachSessionReque
  * Use `create(DetachSessionRequestSchema)` to create a new message.
  */
 export const DetachSessionRequestSchema: GenMessage<DetachSessionRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 24);
+  messageDesc(file_groovebox_room_v1_room, 25);
 
 /**
  * The answer of DetachSession.
@@ -827,7 +866,7 @@ export type DetachSessionResponse = Message<"groovebox.room.v1.DetachSessionResp
  * Use `create(DetachSessionResponseSchema)` to create a new message.
  */
 export const DetachSessionResponseSchema: GenMessage<DetachSessionResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 25);
+  messageDesc(file_groovebox_room_v1_room, 26);
 
 /**
  * The request of RenewSessions.
@@ -855,7 +894,7 @@ export type RenewSessionsRequest = Message<"groovebox.room.v1.RenewSessionsReque
  * Use `create(RenewSessionsRequestSchema)` to create a new message.
  */
 export const RenewSessionsRequestSchema: GenMessage<RenewSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 26);
+  messageDesc(file_groovebox_room_v1_room, 27);
 
 /**
  * The answer of RenewSessions.
@@ -877,7 +916,7 @@ export type RenewSessionsResponse = Message<"groovebox.room.v1.RenewSessionsResp
  * Use `create(RenewSessionsResponseSchema)` to create a new message.
  */
 export const RenewSessionsResponseSchema: GenMessage<RenewSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 27);
+  messageDesc(file_groovebox_room_v1_room, 28);
 
 /**
  * The request of TouchMember.
@@ -905,7 +944,7 @@ export type TouchMemberRequest = Message<"groovebox.room.v1.TouchMemberRequest">
  * Use `create(TouchMemberRequestSchema)` to create a new message.
  */
 export const TouchMemberRequestSchema: GenMessage<TouchMemberRequest> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 28);
+  messageDesc(file_groovebox_room_v1_room, 29);
 
 /**
  * The answer of TouchMember.
@@ -920,7 +959,7 @@ export type TouchMemberResponse = Message<"groovebox.room.v1.TouchMemberResponse
  * Use `create(TouchMemberResponseSchema)` to create a new message.
  */
 export const TouchMemberResponseSchema: GenMessage<TouchMemberResponse> = /*@__PURE__*/
-  messageDesc(file_groovebox_room_v1_room, 29);
+  messageDesc(file_groovebox_room_v1_room, 30);
 
 /**
  * Why a member left.
