@@ -1,6 +1,6 @@
 import { nodeEnvironment, type Channel, type GrooveboxClient, type PlaybackUpdate } from "../clients/sdk/node.js";
 import { browserEnvironment } from "../clients/sdk/browser.js";
-import { GrooveboxClient as Client, type ClientEnvironment } from "../clients/sdk/client.js";
+import { GrooveboxClient as Client, type ClientEnvironment, type GrooveboxClientOptions } from "../clients/sdk/client.js";
 import { defaultDriftFilterOptions } from "../clients/sdk/clock/drift-filter.js";
 import { NO_DELAY, startDelayProxy, type DelayProxy, type LinkProfile } from "../bench/delay-proxy.js";
 import { SkewedClock } from "../bench/skewed-clock.js";
@@ -45,7 +45,13 @@ describe("the SDK against the real services, through delaying links", () => {
    * further by that rate over the time since its first ping. On a loaded machine round trips
    * grow and so does the bound: the test proves the conversion, not the machine's speed.
    */
-  async function device(name: string, clock: SkewedClock, profile: LinkProfile, mode: "stream" | "unary" | "browser" = "stream") {
+  async function device(
+    name: string,
+    clock: SkewedClock,
+    profile: LinkProfile,
+    mode: "stream" | "unary" | "browser" = "stream",
+    options: Partial<GrooveboxClientOptions> = {},
+  ) {
     const gateway = new URL(stack.gatewayUrls[0]!);
     const proxy = await startDelayProxy({ target: { host: gateway.hostname, port: Number(gateway.port) }, profile, seed: proxies.length + 1 });
     proxies.push(proxy);
@@ -68,7 +74,7 @@ describe("the SDK against the real services, through delaying links", () => {
         return watched;
       },
     };
-    const client = await Client.connect(observed, { displayName: name, clock, reportIntervalMs: 0 });
+    const client = await Client.connect(observed, { displayName: name, clock, reportIntervalMs: 0, ...options });
     clients.push(client);
     await client.clock.whenSynced();
     const bound = () => maxRttMs / 2 + MAX_DRIFT * (clock.now() - firstPingAt!) + 0.1;
@@ -93,6 +99,29 @@ describe("the SDK against the real services, through delaying links", () => {
     const bounds = everyone.map((d) => d.bound());
     for (const u of updates) expect(u.start!.positionMs).toBe(1000);
     errors.forEach((e, i) => expect(Math.abs(e)).toBeLessThanOrEqual(bounds[i]!));
+  });
+
+  it("sizes the start buffer for the room's output latencies: a 200 ms Bluetooth device's report adds 200 ms", async () => {
+    const dj = await device("DJ", new SkewedClock(0, 0), link(2));
+    const room = await dj.client.createRoom();
+    // The device reports its latency as soon as it is in the room, not an interval later.
+    const buds = await device("Buds", new SkewedClock(-2_000, 30), link(2), "stream", { outputLatencyMs: 200, reportIntervalMs: 600_000 });
+    const reported = new Promise<void>((resolve) => {
+      const off = dj.client.on("event", (m) => {
+        if (m.message.case !== "memberSyncChanged" || m.message.value.sync?.report?.outputLatencyMs !== 200) return;
+        off();
+        resolve();
+      });
+    });
+    await buds.client.joinRoom(room.roomCode);
+    await reported;
+    const started = nextUpdate(buds.client, (u) => u.cause === "started" && u.start !== undefined);
+    const state = await dj.client.start("song-3");
+    // The network's part (at least 100 ms), and the latency on top.
+    expect(state.syncBufferMs).toBeGreaterThanOrEqual(300);
+    // Buds feeds its first sample 200 ms (of its clock) before the room's start instant.
+    const { start } = await started;
+    expect(buds.client.clock.toServer(start!.localTimeMs + 200)).toBeCloseTo(state.startAtServerTime, 6);
   });
 
   it("puts a late joiner where the track is", async () => {

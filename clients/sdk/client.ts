@@ -182,7 +182,13 @@ export class GrooveboxClient extends Emitter<GrooveboxClientEvents> {
     // Events that came before the clock could place them in device time are told again.
     clock.on("synced", () => playback.refresh());
     const interval = this.opts.reportIntervalMs ?? 5000;
-    if (interval > 0) this.reportTimer = setInterval(() => this.sendReport(), interval);
+    if (interval > 0) {
+      this.reportTimer = setInterval(() => this.sendReport(), interval);
+      // The room sizes its start buffer by its members' output latencies (from these reports):
+      // a device tells it as soon as it can, not up to an interval later.
+      clock.on("synced", () => this.sendReport());
+      session.on("room", () => this.sendReport());
+    }
   }
 
   /** Sends a sync_report now (also done every reportIntervalMs). */
@@ -221,9 +227,13 @@ export class GrooveboxClient extends Emitter<GrooveboxClientEvents> {
     }
   }
 
-  /** Sets the device's audio output latency (ms), e.g. Web Audio's outputLatency * 1000. */
+  /**
+   * Sets the device's audio output latency (ms), e.g. Web Audio's outputLatency * 1000, and
+   * tells the room at once (unless reports are off): its next start leaves room for it.
+   */
   setOutputLatency(ms: number): void {
     this.playback.outputLatencyMs = ms;
+    if (this.reportTimer !== undefined) this.sendReport();
   }
 
   /** Creates a room (this user is its DJ) and joins it. */

@@ -63,6 +63,11 @@ export const roomKeys = {
   leaving: (roomId: string) => room(roomId, "members.leaving"),
   /** Hash: user id -> the member's latest sync report (MemberSync JSON). */
   memberSync: (roomId: string) => room(roomId, "members.sync"),
+  /**
+   * Sorted set: user id by the output latency (ms) in the member's latest sync report, so the
+   * start buffer can make room for the largest one in O(log n).
+   */
+  outputLatency: (roomId: string) => room(roomId, "members.latency"),
   /** Counter: the room's event sequence number. */
   seq: (roomId: string) => room(roomId, "seq"),
   /** Sorted set: session id by the round trip of its fresh clock estimate, ms. */
@@ -97,6 +102,7 @@ export const ROOM_SCRIPT_KEY_NAMES = [
   "rtt",
   "rttSeen",
   "memberSync",
+  "outputLatency",
   "events",
 ] as const satisfies ReadonlyArray<keyof typeof roomKeys>;
 

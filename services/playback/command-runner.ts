@@ -2,10 +2,10 @@ import { Code } from "@connectrpc/connect";
 import { DomainError, failedPrecondition, notFound, permissionDenied } from "../common/errors.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
-import { rttCutoff, type RoomRtt } from "../clock/room-rtt-index.js";
+import { rttCutoff } from "../clock/room-rtt-index.js";
 import { PlaybackChange, playbackEventBytes } from "./playback-events.js";
 import type { PlaybackStore } from "./playback-store.js";
-import { effectiveAt, TimelineStateError, type Timeline } from "./timeline.js";
+import { effectiveAt, TimelineStateError, type RoomDelays, type Timeline } from "./timeline.js";
 
 /**
  * Optimistic attempts before a command gives up under contention (ABORTED). Every round of
@@ -44,10 +44,10 @@ export interface Command {
   expectedVersion?: bigint;
   /**
    * The change at `nowMs` from the current (effective) timeline, knowing the room's fresh round
-   * trips (for a start buffer); throws TimelineStateError when not allowed. Runs after the DJ
-   * check.
+   * trips and largest output latency (for a start buffer); throws TimelineStateError when not
+   * allowed. Runs after the DJ check.
    */
-  transition(current: Timeline, nowMs: number, roomRtt: RoomRtt): Timeline;
+  transition(current: Timeline, nowMs: number, delays: RoomDelays): Timeline;
   change: PlaybackChange | "started";
 }
 
@@ -68,7 +68,7 @@ export function createCommandRunner(deps: {
   const { store, clock, hooks } = deps;
   return async function run(cmd: Command): Promise<{ next: Timeline; nowMs: number }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      // One room script reads the timeline, the DJ and the room's round trips together.
+      // One room script reads the timeline, the DJ and the room's delays together.
       const room = await store.read(cmd.roomId, cmd.djId, rttCutoff(clock.now(), deps.rttFreshMs));
       if (room === undefined) throw notFound("room not found");
       if (cmd.djId !== "" && room.currentDjId !== cmd.djId) throw permissionDenied("only the room's DJ may control playback");
@@ -79,7 +79,7 @@ export function createCommandRunner(deps: {
       const nowMs = clock.now();
       let next: Timeline;
       try {
-        next = cmd.transition(effectiveAt(stored, nowMs), nowMs, room.roomRtt);
+        next = cmd.transition(effectiveAt(stored, nowMs), nowMs, room.delays);
       } catch (err) {
         if (err instanceof TimelineStateError) throw failedPrecondition(err.message);
         throw err;

@@ -27,15 +27,19 @@ export const playbackSettings = {
   port: portSetting("PLAYBACK_PORT", 8082),
   /** GET /healthz and /metrics for operators (not on the public port). */
   operatorPort: portSetting("PLAYBACK_OPERATOR_PORT", 9082),
-  /** The start buffer is clamp(multiplier x the room's max round trip, min, max). */
+  /**
+   * The start buffer is clamp(multiplier x the room's max round trip, min, max), plus the
+   * largest output latency its members reported (see syncBufferMs).
+   */
   rttMultiplier: numberSetting("SYNC_BUFFER_RTT_MULTIPLIER", 2, { min: 0 }),
   minBufferMs: numberSetting("SYNC_BUFFER_MIN_MS", 100, { min: 0 }),
   maxBufferMs: numberSetting("SYNC_BUFFER_MAX_MS", 500, { min: 0 }),
   /** The round trip assumed for a room without fresh clock samples. */
   defaultRttMs: numberSetting("SYNC_DEFAULT_RTT_MS", 50, { min: 0 }),
+  /** The buffer adds the members' largest reported output latency, up to this much. */
+  maxOutputLatencyMs: numberSetting("SYNC_BUFFER_MAX_OUTPUT_LATENCY_MS", 1000, { min: 0, max: 60_000 }),
   /** A member's round trip counts for the buffer while their newest clock sample is this young (the clock service's setting). */
   rttFreshMs: rttFreshSetting,
   ...syncSettings,
 };
 
-export type BufferOptions = { rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number };

@@ -4,13 +4,11 @@ import { principalKey, requireUser } from "../common/auth/gate.js";
 import type { ClockSource } from "../common/clock-source.js";
 import { invalidArgument, notFound, permissionDenied } from "../common/errors.js";
 import { MAX_TRACK_MS, requireId, requireInRange, requireText } from "../common/validate.js";
-import type { RoomRtt } from "../clock/room-rtt-index.js";
 import type { CommandRunner } from "./command-runner.js";
-import type { BufferOptions } from "./config.js";
 import { PlaybackChange } from "./playback-events.js";
 import type { PlaybackStore } from "./playback-store.js";
 import { playbackStateAt } from "./playback-view.js";
-import { pause, resume, seek, start, stop, syncBufferMs, type Timeline } from "./timeline.js";
+import { pause, resume, seek, start, stop, syncBufferMs, type BufferOptions, type RoomDelays, type Timeline } from "./timeline.js";
 
 export const TRACK_ID_MAX = 256;
 
@@ -32,8 +30,8 @@ function requirePosition(value: number, field: string, durationMs: number | unde
 export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<typeof PlaybackService> {
   const { run, clock } = deps;
 
-  /** The start buffer for a room: clamp(2 x max fresh round trip, 100, 500) by default. */
-  const bufferFor = (rtt: RoomRtt) => syncBufferMs(rtt.sessionCount > 0 ? rtt.maxRttMs : undefined, deps.buffer);
+  /** The start buffer for a room: clamp(2 x max fresh round trip, 100, 500) + max output latency by default. */
+  const bufferFor = (delays: RoomDelays) => syncBufferMs(delays, deps.buffer);
 
   const state = (roomId: string, t: Timeline, nowMs: number) => playbackStateAt(roomId, t, nowMs);
 
@@ -42,7 +40,7 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
     req: { roomId: string; expectedVersion?: bigint },
     ctx: HandlerContext,
     kind: PlaybackChange,
-    transition: (t: Timeline, nowMs: number, rtt: RoomRtt) => Timeline,
+    transition: (t: Timeline, nowMs: number, delays: RoomDelays) => Timeline,
   ) {
     const roomId = requireId(req.roomId, "room_id");
     const dj = requireUser(ctx);
@@ -69,7 +67,7 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
         djId: dj.userId,
         expectedVersion: req.expectedVersion,
         change: "started",
-        transition: (t, now, rtt) => start(t, { trackId, positionMs, trackDurationMs: durationMs, bufferMs: bufferFor(rtt), nowMs: now }),
+        transition: (t, now, delays) => start(t, { trackId, positionMs, trackDurationMs: durationMs, bufferMs: bufferFor(delays), nowMs: now }),
       });
       return {
         trackId,
@@ -84,12 +82,12 @@ export function createPlaybackService(deps: PlaybackServiceDeps): ServiceImpl<ty
 
     pause: (req, ctx) => change(req, ctx, PlaybackChange.PAUSED, pause),
 
-    resume: (req, ctx) => change(req, ctx, PlaybackChange.RESUMED, (t, now, rtt) => resume(t, now, bufferFor(rtt))),
+    resume: (req, ctx) => change(req, ctx, PlaybackChange.RESUMED, (t, now, delays) => resume(t, now, bufferFor(delays))),
 
     seek(req, ctx) {
       requirePosition(req.positionMs, "position_ms", undefined);
-      return change(req, ctx, PlaybackChange.SEEKED, (t, now, rtt) =>
-        seek(t, now, requirePosition(req.positionMs, "position_ms", t.trackDurationMs), bufferFor(rtt)),
+      return change(req, ctx, PlaybackChange.SEEKED, (t, now, delays) =>
+        seek(t, now, requirePosition(req.positionMs, "position_ms", t.trackDurationMs), bufferFor(delays)),
       );
     },
 

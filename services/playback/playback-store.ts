@@ -1,22 +1,27 @@
 import { LUA_ROOM_KEYS, roomKeys, roomScriptKeys } from "../common/keys.js";
 import { LuaScript, type RedisClient } from "../common/redis.js";
 import { LUA_PUBLISH_ROOM_EVENT } from "../common/room-events.js";
-import { decodeRoomRtt, LUA_ROOM_MAX_RTT, type RoomRtt } from "../clock/room-rtt-index.js";
+import { decodeRoomRtt, LUA_ROOM_MAX_RTT } from "../clock/room-rtt-index.js";
+import { LUA_ROOM_MAX_OUTPUT_LATENCY } from "../rooms/member-sync.js";
 import { decodePlaybackRecord, encodePlaybackRecord } from "./playback-record.js";
-import type { Timeline } from "./timeline.js";
+import type { RoomDelays, Timeline } from "./timeline.js";
 
 /**
  * ARGV 1: the reader's user id ("" for a service); 2: for a command, the freshness cutoff of the
- * room round-trip index ("" for a plain read). The index is read (and pruned) only for the DJ
- * or the system: a refused command costs nothing more.
+ * room round-trip index ("" for a plain read). The room's delays (round trips, output
+ * latencies) are read (and the round trips pruned) only for the DJ or the system: a refused
+ * command costs nothing more.
  */
-const readScript = new LuaScript(`${LUA_ROOM_KEYS}${LUA_ROOM_MAX_RTT}
+const readScript = new LuaScript(`${LUA_ROOM_KEYS}${LUA_ROOM_MAX_RTT}${LUA_ROOM_MAX_OUTPUT_LATENCY}
 local member = 0
 if ARGV[1] ~= '' then member = redis.call('HEXISTS', K.members, ARGV[1]) end
 local dj = redis.call('GET', K.currentDj) or ''
-local max_rtt, rtt_count = '0', 0
-if ARGV[2] ~= '' and (ARGV[1] == '' or ARGV[1] == dj) then max_rtt, rtt_count = room_max_rtt(ARGV[2]) end
-return {redis.call('EXISTS', K.meta), dj, redis.call('GET', K.playback) or '', member, max_rtt, rtt_count}
+local max_rtt, rtt_count, max_latency = '0', 0, '0'
+if ARGV[2] ~= '' and (ARGV[1] == '' or ARGV[1] == dj) then
+  max_rtt, rtt_count = room_max_rtt(ARGV[2])
+  max_latency = room_max_output_latency()
+end
+return {redis.call('EXISTS', K.meta), dj, redis.call('GET', K.playback) or '', member, max_rtt, rtt_count, max_latency}
 `);
 
 /** Lua: the version of the stored timeline (0 when none or unreadable). */
@@ -66,8 +71,8 @@ export interface PlaybackRoom {
   timeline: Timeline;
   currentDjId: string;
   isMember: boolean;
-  /** The room's fresh round trips, when read for a command by its DJ (or the system). */
-  roomRtt: RoomRtt;
+  /** The room's fresh round trips and largest output latency, when read for a command by its DJ (or the system). */
+  delays: RoomDelays;
 }
 
 export type CommitStatus = "OK" | "NOT_FOUND" | "NOT_DJ" | "CONFLICT";
@@ -82,12 +87,18 @@ export function createPlaybackStore(redis: RedisClient) {
      * the DJ or "" (the system); otherwise none.
      */
     async read(roomId: string, userId: string, rttCutoffMs?: number): Promise<PlaybackRoom | undefined> {
-      const [exists, dj, raw, member, maxRtt, rttCount] = (await readScript.run(redis, roomScriptKeys(roomId), [
+      const [exists, dj, raw, member, maxRtt, rttCount, maxLatency] = (await readScript.run(redis, roomScriptKeys(roomId), [
         userId,
         rttCutoffMs ?? "",
-      ])) as [number, string, string, number, string, number];
+      ])) as [number, string, string, number, string, number, string];
       if (exists === 0) return undefined;
-      return { timeline: decodePlaybackRecord(raw), currentDjId: dj, isMember: member === 1, roomRtt: decodeRoomRtt(maxRtt, rttCount) };
+      const rtt = decodeRoomRtt(maxRtt, rttCount);
+      return {
+        timeline: decodePlaybackRecord(raw),
+        currentDjId: dj,
+        isMember: member === 1,
+        delays: { maxRttMs: rtt.sessionCount > 0 ? rtt.maxRttMs : undefined, maxOutputLatencyMs: Number(maxLatency) },
+      };
     },
 
     /** Stores `next` if the room is still at `fromVersion` (and `djId` still DJ), publishing `event`. */

@@ -76,15 +76,21 @@ describe("timeline", () => {
 });
 
 describe("syncBufferMs", () => {
-  const opts = { rttMultiplier: 2, minBufferMs: 100, maxBufferMs: 500, defaultRttMs: 50 };
+  const opts = { rttMultiplier: 2, minBufferMs: 100, maxBufferMs: 500, defaultRttMs: 50, maxOutputLatencyMs: 1000 };
+  const rtt = (maxRttMs: number | undefined) => ({ maxRttMs, maxOutputLatencyMs: 0 });
   it("is twice the room's worst round trip, within 100..500 ms", () => {
-    expect(syncBufferMs(120, opts)).toBe(240);
-    expect(syncBufferMs(10, opts)).toBe(100);
-    expect(syncBufferMs(400, opts)).toBe(500);
+    expect(syncBufferMs(rtt(120), opts)).toBe(240);
+    expect(syncBufferMs(rtt(10), opts)).toBe(100);
+    expect(syncBufferMs(rtt(400), opts)).toBe(500);
   });
   it("assumes 50 ms when no member has fresh samples", () => {
-    expect(syncBufferMs(undefined, opts)).toBe(100);
-    expect(syncBufferMs(undefined, { ...opts, defaultRttMs: 90 })).toBe(180);
+    expect(syncBufferMs(rtt(undefined), opts)).toBe(100);
+    expect(syncBufferMs(rtt(undefined), { ...opts, defaultRttMs: 90 })).toBe(180);
+  });
+  it("adds the room's largest output latency, up to its cap", () => {
+    expect(syncBufferMs({ maxRttMs: 10, maxOutputLatencyMs: 200 }, opts)).toBe(300);
+    expect(syncBufferMs({ maxRttMs: 400, maxOutputLatencyMs: 200 }, opts)).toBe(700);
+    expect(syncBufferMs({ maxRttMs: 10, maxOutputLatencyMs: 60_000 }, opts)).toBe(1100);
   });
 });
 

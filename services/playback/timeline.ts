@@ -125,11 +125,33 @@ export function stop(t: Timeline, nowMs: number): Timeline {
   return { ...IDLE, version: t.version + 1 };
 }
 
-/** The start buffer for a room: clamp(multiplier x max round trip, min, max), default RTT when none. */
-export function syncBufferMs(
-  maxRttMs: number | undefined,
-  opts: { rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number },
-): number {
-  const rtt = maxRttMs === undefined || maxRttMs <= 0 ? opts.defaultRttMs : maxRttMs;
-  return Math.min(opts.maxBufferMs, Math.max(opts.minBufferMs, opts.rttMultiplier * rtt));
+/** What a room's start buffer is sized from. */
+export interface RoomDelays {
+  /** The largest fresh round trip of the room's streams (ms); undefined when none is fresh. */
+  maxRttMs: number | undefined;
+  /** The largest output latency the room's members reported (ms); 0 when none did. */
+  maxOutputLatencyMs: number;
+}
+
+/** How the start buffer is sized (services/playback/config.ts has the settings). */
+export interface BufferOptions {
+  rttMultiplier: number;
+  minBufferMs: number;
+  maxBufferMs: number;
+  defaultRttMs: number;
+  /** The most output latency the buffer makes room for (a report beyond it counts as this much). */
+  maxOutputLatencyMs: number;
+}
+
+/**
+ * The start buffer for a room: the network's part, clamp(multiplier x max round trip, min,
+ * max) (the default RTT when none is fresh), plus the largest output latency of its members
+ * (capped). A device feeds its first sample its output latency before the start instant (the
+ * SDK's start.localTimeMs), so without that part a Bluetooth device (150-250 ms) would learn of
+ * a 100 ms start after the moment it had to begin, and could only join in late.
+ */
+export function syncBufferMs(room: RoomDelays, opts: BufferOptions): number {
+  const rtt = room.maxRttMs === undefined || room.maxRttMs <= 0 ? opts.defaultRttMs : room.maxRttMs;
+  const network = Math.min(opts.maxBufferMs, Math.max(opts.minBufferMs, opts.rttMultiplier * rtt));
+  return network + Math.min(Math.max(room.maxOutputLatencyMs, 0), opts.maxOutputLatencyMs);
 }

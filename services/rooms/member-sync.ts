@@ -86,5 +86,17 @@ export function memberSyncEvent(roomId: string, userId: string, sync: MemberSync
   return Buffer.from(toBinary(RoomEventSchema, event));
 }
 
+/**
+ * Lua for room scripts (after LUA_ROOM_KEYS): room_max_output_latency() is the largest output
+ * latency the room's members last reported (a string, '0' when none did). The playback
+ * service reads it in its own room script to size a start's buffer; the index is written by
+ * the rooms service with each report and loses a member when they leave.
+ */
+export const LUA_ROOM_MAX_OUTPUT_LATENCY = `
+local function room_max_output_latency()
+  return redis.call('ZREVRANGE', K.outputLatency, 0, 0, 'WITHSCORES')[2] or '0'
+end
+`;
+
 /** A member's sync from a report received at `nowMs`. */
 export const memberSyncOf = (report: SyncReport, nowMs: number): MemberSync => create(MemberSyncSchema, { report, reportedAtTimeMs: nowMs });

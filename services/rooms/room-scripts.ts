@@ -28,7 +28,7 @@ local LEAVE_LEFT, LEAVE_TIMED_OUT = 1, 2
 local DJ_HANDOFF, DJ_SUCCESSION = 1, 2
 -- The keys that live and expire with the room (the clock's RTT index keeps its own TTL).
 local ROOM_OWNED = {K.meta, K.currentDj, K.playback, K.members, K.memberOrder, K.memberSessions, K.memberSync,
-  K.sessions, K.sessionUsers, K.userSessions, K.leaving, K.seq}
+  K.outputLatency, K.sessions, K.sessionUsers, K.userSessions, K.leaving, K.seq}
 
 local CHANGES = {}
 local function note(change) CHANGES[#CHANGES + 1] = change end
@@ -97,6 +97,7 @@ local function remove_member(user, reason)
   redis.call('ZREM', K.leaving, user)
   redis.call('HDEL', K.memberSessions, user)
   redis.call('HDEL', K.memberSync, user)
+  redis.call('ZREM', K.outputLatency, user)
   note({'left', user, tostring(reason)})
   publish(EV_MEMBER_LEFT, pb_string(1, user) .. pb_uint(2, reason))
   if redis.call('GET', K.currentDj) == user then
@@ -254,15 +255,17 @@ return reply('OK')
 `);
 
 /**
- * ARGV 5..8: user, the member's sync as the caller last read it ("" for none), the new sync
- * (JSON), and the member_sync_changed event to publish ("" for none): a compare-and-set, so
- * two reports never both decide against the same old one. Answers CONFLICT when it moved.
+ * ARGV 5..9: user, the member's sync as the caller last read it ("" for none), the new sync
+ * (JSON), the member_sync_changed event to publish ("" for none), and the report's output
+ * latency (ms, for the start buffer's index): a compare-and-set, so two reports never both
+ * decide against the same old one. Answers CONFLICT when it moved.
  */
 export const reportSyncScript = script(`
 if not room_exists() then return reply('NOT_FOUND') end
 if not is_member(ARGV[5]) then return reply('NOT_MEMBER') end
 if (redis.call('HGET', K.memberSync, ARGV[5]) or '') ~= ARGV[6] then return reply('CONFLICT') end
 redis.call('HSET', K.memberSync, ARGV[5], ARGV[7])
+redis.call('ZADD', K.outputLatency, ARGV[9], ARGV[5])
 if ARGV[8] ~= '' then publish_room_event(K.seq, K.events, ARGV[8]) end
 return reply('OK')
 `);

@@ -233,7 +233,8 @@ export function createRoomStore(redis: RedisClient, opts: RoomStoreOptions, logg
         const stored = (await redis.hget(roomKeys.memberSync(roomId), userId)) ?? "";
         const announced = announce(stored === "" ? undefined : decodeMemberSync(stored));
         const event = announced ? memberSyncEvent(roomId, userId, sync, nowMs) : "";
-        const [status] = await run(reportSyncScript, roomId, nowMs, [userId, stored, encodeMemberSync(sync), event]);
+        const latencyMs = sync.report?.outputLatencyMs ?? 0;
+        const [status] = await run(reportSyncScript, roomId, nowMs, [userId, stored, encodeMemberSync(sync), event, latencyMs]);
         if (status !== "CONFLICT" || attempt >= 5) return { status, announced: announced && status === "OK" };
       }
     },

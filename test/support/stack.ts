@@ -15,6 +15,7 @@ import { createPlaybackServer } from "../../services/playback/server.js";
 import { eventually, WAIT_MS } from "./eventually.js";
 import type { RedisTarget } from "./redis-server.js";
 import { createSchedulerServer } from "../../services/scheduler/server.js";
+import type { BufferOptions } from "../../services/playback/timeline.js";
 
 /** The Redis of the test run (see global-setup.ts): read as the services read it. */
 export function testRedisTarget(): RedisTarget {
@@ -59,7 +60,7 @@ export interface StackOptions {
   rooms?: Partial<{ graceMs: number; idleMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number; createRoomRate: Rate }>;
   clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
   gateway?: Partial<GatewayOptions>;
-  buffer?: Partial<{ rttMultiplier: number; minBufferMs: number; maxBufferMs: number; defaultRttMs: number }>;
+  buffer?: Partial<BufferOptions>;
   /** How long each service's stop waits for open calls (default 2 s). */
   shutdownGraceMs?: number;
   /** The services' loggers (default: silent, see testLogger). */
@@ -245,6 +246,7 @@ async function buildStack(opts: StackOptions, toStop: Array<() => Promise<void>>
       minBufferMs: 100,
       maxBufferMs: 500,
       defaultRttMs: 50,
+      maxOutputLatencyMs: 1000,
       ...opts.buffer,
       ...sync,
     },

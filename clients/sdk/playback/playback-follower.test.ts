@@ -1,5 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { PlaybackStateSchema, PlaybackStatus, PlaybackSyncSchema } from "../../../gen/groovebox/playback/v1/playback_pb.js";
+import { syncBufferMs } from "../../../services/playback/timeline.js";
 import { PlaybackFollower, type PlaybackUpdate, type ServerClock } from "./playback-follower.js";
 
 /** A device whose clock reads server time - 1000 ms, drifting +50 ppm against the server. */
@@ -33,6 +34,26 @@ describe("PlaybackFollower", () => {
     expect(start.positionMs).toBe(30_000);
     // Fed at start.localTimeMs, heard 150 ms later, when the server's clock reads 101 000.
     expect(clock.toServer(start.localTimeMs + 150)).toBeCloseTo(101_000, 6);
+  });
+
+  it("can schedule a start on time through a 200 ms output latency, since the server's buffer makes room for it", () => {
+    const buffer = { rttMultiplier: 2, minBufferMs: 100, maxBufferMs: 500, defaultRttMs: 50, maxOutputLatencyMs: 1000 };
+    const commandAt = 500_000;
+    /** How long before the device must feed its first sample the start event reaches it (ms, its own clock). */
+    const leadMs = (rttMs: number, roomLatencyMs: number) => {
+      const follower = new PlaybackFollower(clock, { outputLatencyMs: 200 });
+      let start: PlaybackUpdate["start"];
+      follower.on("update", (u) => (start = u.start));
+      const bufferMs = syncBufferMs({ maxRttMs: rttMs, maxOutputLatencyMs: roomLatencyMs }, buffer);
+      follower.applyState(playing(1, 0, commandAt + bufferMs), "started");
+      // The event reaches the device half a round trip after the command.
+      return start!.localTimeMs - clock.toLocal(commandAt + rttMs / 2);
+    };
+    // With this device's report (200 ms, Bluetooth) counted in the buffer, every start leaves
+    // the device more than the event's own trip to schedule it.
+    for (const rttMs of [2, 40, 150, 400]) expect(leadMs(rttMs, 200)).toBeGreaterThan(rttMs / 2);
+    // Without it, a fast room's 100 ms buffer tells the device to start 101 ms in the past.
+    expect(leadMs(2, 0)).toBeCloseTo(-101, 0);
   });
 
   it("gives the position to feed at any local instant, compensating output latency", () => {

@@ -202,7 +202,8 @@ export type StartResponse = Message<"groovebox.playback.v1.StartResponse"> & {
   startAtServerTime: number;
 
   /**
-   * The buffer between the command and the start, sized to the room's slowest link.
+   * The buffer between the command and the start, sized to the room's slowest link and its
+   * largest reported output latency.
    *
    * @generated from field: double sync_buffer_ms = 4;
    */
@@ -594,7 +595,7 @@ export type PlaybackChanged = Message<"groovebox.playback.v1.PlaybackChanged"> &
 
   /**
    * The buffer between the command and start_at_server_time, sized to the room's slowest
-   * link. 0 unless the change restarts playback.
+   * link and its largest reported output latency. 0 unless the change restarts playback.
    *
    * @generated from field: double sync_buffer_ms = 5;
    */
@@ -797,7 +798,9 @@ export const PlaybackService: GenService<{
   /**
    * Start plays a track from position_ms (default 0). The room's devices start together at
    * start_at_server_time = now + sync_buffer_ms, where the buffer is sized to the room's
-   * slowest link: clamp(2 x max round trip, 100, 500) ms.
+   * slowest link and slowest speaker: clamp(2 x max round trip, 100, 500) ms plus the largest
+   * output latency the members reported in their sync reports (up to 1 s), since a device
+   * feeds its first sample that long before the instant.
    *
    * @generated from rpc groovebox.playback.v1.PlaybackService.Start
    */
