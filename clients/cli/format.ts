@@ -12,11 +12,14 @@ export function describePlayback(p: PlaybackState | undefined): string {
   return wait > 0 ? `playing: ${p.trackId}, starts in ${Math.round(wait)} ms at ${formatPosition(p.anchorPositionMs)}` : `playing: ${where}`;
 }
 
-/** The members, one per line, fitting 80 columns. */
+/**
+ * The members, one per line, fitting 80 columns, in the watch's words: "live" while a stream
+ * of theirs is attached, "calls" for a member here by their calls (or just after a drop).
+ */
 export function describeMembers(state: RoomState): string[] {
   return state.members.map((m) => {
     const role = m.isDj ? "DJ" : "";
-    const presence = m.connected ? "connected" : "calls only / away";
-    return `  ${m.displayName.slice(0, 24).padEnd(24)} ${role.padEnd(3)} ${presence.padEnd(18)} ${m.userId}`;
+    const presence = m.connected ? "live" : "calls";
+    return `  ${m.displayName.slice(0, 24).padEnd(24)} ${role.padEnd(3)} ${presence.padEnd(6)} ${m.userId}`;
   });
 }

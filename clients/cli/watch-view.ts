@@ -58,7 +58,42 @@ export function renderWatch(s: WatchSnapshot, width = VIEW_WIDTH, height = 24): 
     "",
     "events",
   ];
-  const eventRows = Math.max(1, height - lines.length);
-  lines.push(...s.events.slice(-eventRows));
-  return lines.map((l) => (l.length > width ? l.slice(0, width) : l));
+  const fixed = lines.map((l) => (l.length > width ? l.slice(0, width) : l));
+  return [...fixed, ...latestEvents(s.events, width, Math.max(1, height - fixed.length))];
+}
+
+/** Event lines start with the time of day and two spaces ("21:13:22.377  "). */
+const EVENT_INDENT = 14;
+
+/** As many of the latest events as fit in `rows` rows, oldest first, each wrapped to `width`. */
+function latestEvents(events: string[], width: number, rows: number): string[] {
+  const out: string[] = [];
+  for (let i = events.length - 1; i >= 0; i--) {
+    const wrapped = wrapEvent(events[i]!, width);
+    if (out.length + wrapped.length > rows) {
+      // The newest event is shown even when it alone does not fit: its first rows.
+      if (out.length === 0) out.push(...wrapped.slice(0, rows));
+      break;
+    }
+    out.unshift(...wrapped);
+  }
+  return out;
+}
+
+/** An event line in rows of at most `width`, broken at spaces, continued under its text. */
+export function wrapEvent(line: string, width: number): string[] {
+  const indent = width > EVENT_INDENT + 20 ? " ".repeat(EVENT_INDENT) : "";
+  const rows: string[] = [];
+  let rest = line;
+  let prefix = "";
+  while (prefix.length + rest.length > width) {
+    const room = width - prefix.length;
+    const cut = rest.lastIndexOf(" ", room);
+    const at = cut > 0 ? cut : room;
+    rows.push(prefix + rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+    prefix = indent;
+  }
+  rows.push(prefix + rest);
+  return rows;
 }
