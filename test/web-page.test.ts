@@ -17,8 +17,13 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-/** How far apart two pages' start instants may be (ms): both clocks are estimated over a busy loopback. */
-const START_AGREEMENT_MS = 25;
+/**
+ * Beyond their clocks' error bounds, how far a page's device time may be from the host's clock
+ * (ms): a page's time is performance.timeOrigin + performance.now(), which Chromium takes from
+ * its own clocks at navigation (seen 0-3 ms before the host's clock here), while the services
+ * read the host's clock.
+ */
+const DEVICE_CLOCK_SLACK_MS = 5;
 
 describe("the browser page", () => {
   const pageDir = mkdtempSync(join(tmpdir(), "groovebox-web-"));
@@ -79,7 +84,7 @@ describe("the browser page", () => {
     const tone = async (page: Page) => {
       await page.waitForSelector("#tone[data-version]");
       const data = (name: string) => page.getAttribute("#tone", `data-${name}`).then(Number);
-      return { version: await data("version"), startAtServerMs: await data("start-at-server-ms"), heardLocalMs: await data("heard-local-ms"), heardServerMs: await data("heard-server-ms"), leadMs: await data("lead-ms") };
+      return { version: await data("version"), startAtServerMs: await data("start-at-server-ms"), heardLocalMs: await data("heard-local-ms"), heardServerMs: await data("heard-server-ms"), leadMs: await data("lead-ms"), errorBoundMs: await data("error-bound-ms") };
     };
 
     it("two pages join one room; the DJ starts; both schedule the tone at the same instant", async () => {
@@ -106,12 +111,16 @@ describe("the browser page", () => {
       // Each page scheduled it ahead of time, and each page's clock puts it at the start instant.
       for (const t of [a, b]) {
         expect(t.leadMs).toBeGreaterThan(0);
-        expect(Math.abs(t.heardServerMs - t.startAtServerMs)).toBeLessThan(START_AGREEMENT_MS);
+        expect(t.heardServerMs).toBeCloseTo(t.startAtServerMs, 1);
       }
       // Browser and services share this host's clock, so the instants the two tones leave the
-      // speaker, in the pages' own device time, are comparable: they agree, and they are the start.
-      expect(Math.abs(a.heardLocalMs - b.heardLocalMs)).toBeLessThan(START_AGREEMENT_MS);
-      expect(Math.abs(a.heardLocalMs - a.startAtServerMs)).toBeLessThan(START_AGREEMENT_MS);
+      // speaker, in the pages' own device time, are comparable with the start: each is within
+      // the error bound its page's clock claimed (a loaded machine widens the bound, not the
+      // promise), and so they agree with each other.
+      for (const t of [a, b]) {
+        expect(Math.abs(t.heardLocalMs - t.startAtServerMs)).toBeLessThanOrEqual(t.errorBoundMs + DEVICE_CLOCK_SLACK_MS);
+      }
+      expect(Math.abs(a.heardLocalMs - b.heardLocalMs)).toBeLessThanOrEqual(a.errorBoundMs + b.errorBoundMs + DEVICE_CLOCK_SLACK_MS);
 
       // The members see each other's sync reports (every 5 s), and the position runs.
       await listener.locator("#members td", { hasText: "no report yet" }).first().waitFor({ state: "detached" });

@@ -117,6 +117,8 @@ function onTimeline(client: GrooveboxClient, ctx: AudioContext, u: PlaybackUpdat
     startAtServerMs: String(t.anchorTimeMs),
     heardLocalMs: String(heardLocalMs),
     heardServerMs: String(client.clock.toServer(heardLocalMs)),
+    // How far this page's clock may be from the server's when it scheduled the tone.
+    errorBoundMs: String(client.clock.estimate()?.errorBoundMs ?? Number.NaN),
     leadMs: String(leadMs),
   });
 }
