@@ -20,7 +20,7 @@ const CHROMIUM_ARGS = [
 /**
  * Beyond their clocks' error bounds, how far a page's device time may be from the host's clock
  * (ms): a page's time is performance.timeOrigin + performance.now(), which Chromium takes from
- * its own clocks at navigation (seen 0-3 ms before the host's clock here), while the services
+ * its own clocks at navigation (seen within 1 ms of the host's clock here, also under load), while the services
  * read the host's clock.
  */
 const DEVICE_CLOCK_SLACK_MS = 5;
@@ -84,7 +84,7 @@ describe("the browser page", () => {
     const tone = async (page: Page) => {
       await page.waitForSelector("#tone[data-version]");
       const data = (name: string) => page.getAttribute("#tone", `data-${name}`).then(Number);
-      return { version: await data("version"), startAtServerMs: await data("start-at-server-ms"), heardLocalMs: await data("heard-local-ms"), heardServerMs: await data("heard-server-ms"), leadMs: await data("lead-ms"), errorBoundMs: await data("error-bound-ms") };
+      return { version: await data("version"), startAtServerMs: await data("start-at-server-ms"), heardLocalMs: await data("heard-local-ms"), heardServerMs: await data("heard-server-ms"), leadMs: await data("lead-ms"), errorBoundMs: await data("error-bound-ms"), rttMs: await data("rtt-ms") };
     };
 
     it("two pages join one room; the DJ starts; both schedule the tone at the same instant", async () => {
@@ -115,12 +115,11 @@ describe("the browser page", () => {
       }
       // Browser and services share this host's clock, so the instants the two tones leave the
       // speaker, in the pages' own device time, are comparable with the start: each is within
-      // the error bound its page's clock claimed (a loaded machine widens the bound, not the
-      // promise), and so they agree with each other.
-      for (const t of [a, b]) {
-        expect(Math.abs(t.heardLocalMs - t.startAtServerMs)).toBeLessThanOrEqual(t.errorBoundMs + DEVICE_CLOCK_SLACK_MS);
-      }
-      expect(Math.abs(a.heardLocalMs - b.heardLocalMs)).toBeLessThanOrEqual(a.errorBoundMs + b.errorBoundMs + DEVICE_CLOCK_SLACK_MS);
+      // what its page's clock claimed, its error bound and half its round trip for a path's
+      // asymmetry (a loaded machine widens the claim, not the promise), and so they agree.
+      const allowedMs = (t: typeof a) => t.errorBoundMs + t.rttMs / 2 + DEVICE_CLOCK_SLACK_MS;
+      for (const t of [a, b]) expect(Math.abs(t.heardLocalMs - t.startAtServerMs)).toBeLessThanOrEqual(allowedMs(t));
+      expect(Math.abs(a.heardLocalMs - b.heardLocalMs)).toBeLessThanOrEqual(allowedMs(a) + allowedMs(b));
 
       // The members see each other's sync reports (every 5 s), and the position runs.
       await listener.locator("#members td", { hasText: "no report yet" }).first().waitFor({ state: "detached" });

@@ -109,6 +109,7 @@ function onTimeline(client: GrooveboxClient, ctx: AudioContext, u: PlaybackUpdat
   const leadMs = scheduleTone(ctx, u.start.localTimeMs);
   const latency = client.playback.outputLatencyMs;
   const heardLocalMs = u.start.localTimeMs + latency;
+  const estimate = client.clock.estimate();
   const tone = $("tone");
   const when = leadMs >= 0 ? `scheduled ${Math.round(leadMs)} ms ahead` : `${Math.round(-leadMs)} ms late: the start came after its instant`;
   tone.textContent = `tone at ${timeOfDay(t.anchorTimeMs)} (${when}; output latency ${latency.toFixed(1)} ms)`;
@@ -117,8 +118,10 @@ function onTimeline(client: GrooveboxClient, ctx: AudioContext, u: PlaybackUpdat
     startAtServerMs: String(t.anchorTimeMs),
     heardLocalMs: String(heardLocalMs),
     heardServerMs: String(client.clock.toServer(heardLocalMs)),
-    // How far this page's clock may be from the server's when it scheduled the tone.
-    errorBoundMs: String(client.clock.estimate()?.errorBoundMs ?? Number.NaN),
+    // How far this page's clock may be from the server's when it scheduled the tone: the
+    // estimate's error bound, and up to half its round trip for an asymmetric path.
+    errorBoundMs: String(estimate?.errorBoundMs ?? Number.NaN),
+    rttMs: String(estimate?.rttMs ?? Number.NaN),
     leadMs: String(leadMs),
   });
 }
