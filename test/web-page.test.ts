@@ -18,10 +18,9 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 /**
- * Beyond their clocks' error bounds, how far a page's device time may be from the host's clock
- * (ms): a page's time is performance.timeOrigin + performance.now(), which Chromium takes from
- * its own clocks at navigation (seen within 1 ms of the host's clock here, also under load), while the services
- * read the host's clock.
+ * Beyond its clock's claim, how far a page's device time may be from the host's clock (ms): a
+ * page's time is performance.timeOrigin + performance.now(), which Chromium takes from its own
+ * clocks at navigation (seen within 1 ms of the host's clock here, also under load).
  */
 const DEVICE_CLOCK_SLACK_MS = 5;
 
