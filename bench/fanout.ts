@@ -1,5 +1,5 @@
 /**
- * npm run bench:fanout -- [--rooms=100] [--members=100] [--rounds=20] [--workers=2] [--streams-per-connection=20] [--burst=0]
+ * npm run bench:fanout -- [--rooms=100] [--members=100] [--rounds=20] [--workers=2] [--streams-per-connection=20] [--burst=0] [--cluster]
  *
  * Two gateways, R rooms of M members (half of each room on each gateway), every member on a
  * Connect stream from one of several client processes. Each round publishes one event to every
@@ -12,14 +12,22 @@
  * system-wide monotonic clock. Clients share the machine's cores with the gateways: in burst
  * mode the end-to-end numbers mostly measure the clients. Results: bench/results/fanout.json
  * (fanout-burst.json with --burst=1).
+ *
+ * With --cluster the same measurement runs twice in one run: first on a single Redis (the
+ * file's top-level figures, as without it), then on a private Redis Cluster of 3 masters and 3
+ * replicas (under `cluster`, with how many rooms landed on each master), each with its own
+ * services and gateways, started and removed in turn. Its defaults are 40 rooms of 40 members
+ * and 10 rounds, so both fit in about 2 minutes. Each measurement records the machine's load
+ * average around it: on a shared machine, compare the two within one run.
  */
+import { cpus, loadavg } from "node:os";
 import { create, toBinary } from "@bufbuild/protobuf";
-import { Redis } from "ioredis";
 import { RoomEventSchema } from "../gen/groovebox/room/v1/room_pb.js";
 import { LUA_ROOM_KEYS, roomScriptKeys } from "../services/common/keys.js";
 import { LuaScript } from "../services/common/redis.js";
 import { LUA_PUBLISH_ROOM_EVENT } from "../services/common/room-events.js";
 import {
+  connectBenchRedis,
   histogramQuantiles,
   intArgs,
   round,
@@ -29,11 +37,24 @@ import {
   sleep,
   startBenchStack,
   summarize,
+  type BenchRedisMode,
   writeResults,
 } from "./harness.js";
+import { roomsPerMaster } from "./redis-nodes.js";
 import { setUpRooms, type RoomBench } from "./room-bench.js";
 
-const opts = intArgs({ rooms: 100, members: 100, rounds: 20, workers: 2, "streams-per-connection": 20, "round-interval-ms": 1000, burst: 0 });
+/** Two stacks in one run: smaller rooms by default, so the whole run stays within a few minutes. */
+const twoStacks = process.argv.includes("--cluster");
+const opts = intArgs({
+  rooms: twoStacks ? 40 : 100,
+  members: twoStacks ? 40 : 100,
+  rounds: twoStacks ? 10 : 20,
+  workers: 2,
+  "streams-per-connection": 20,
+  "round-interval-ms": 1000,
+  burst: 0,
+  cluster: 0,
+});
 
 /** Publishes an event frame on a room's channel with the room's next sequence number. */
 const publishScript = new LuaScript(`${LUA_ROOM_KEYS}${LUA_PUBLISH_ROOM_EVENT}
@@ -42,12 +63,15 @@ return publish_room_event(K.seq, K.events, ARGV[1])
 
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
-async function main(): Promise<void> {
+/** One measurement: its own stack (services, two gateways, clients) on the given Redis. */
+async function measure(mode: BenchRedisMode) {
   const stack = await startBenchStack({
     gateways: 2,
+    redis: mode,
     env: { GATEWAY_MAX_STREAMS_PER_USER: "1000", ROOMS_SESSION_LEASE_MS: "600000", GATEWAY_LEASE_RENEW_MS: "200000" },
   });
-  const redis = new Redis(stack.redisUrl);
+  const redis = connectBenchRedis(stack);
+  const loadBefore = loadavg().map((x) => round(x, 2));
   let bench: RoomBench | undefined;
   try {
     bench = await setUpRooms(stack, {
@@ -105,20 +129,31 @@ async function main(): Promise<void> {
       // Inside the gateway: event from Redis to hand-off to the room's last local stream (bucket upper bounds, s).
       fanoutSeconds: histogramQuantiles(fanoutBefore[i]!, fanoutAfter[i]!, [0.5, 0.99, 1]),
     }));
-    writeResults(opts.burst ? "fanout-burst" : "fanout", {
-      machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
-      options: opts,
+    return {
+      loadavg: { before: loadBefore, after: loadavg().map((x) => round(x, 2)) },
       streamsJoined: joined,
       events: { published: published.size, deliveredToEveryMember: complete, deliveries: perStream.length, expected: published.size * opts.members },
       publishToLastStreamMs: summarize([...lastPerRoomRound.values()]),
       perStreamDeliveryMs: summarize(perStream),
       gateways,
-    });
+      ...(mode === "cluster" ? { roomsPerMaster: await roomsPerMaster(redis, roomList.map((r) => r.roomId)) } : {}),
+    };
   } finally {
     bench?.close();
     redis.disconnect();
     await stack.stop();
   }
+}
+
+async function main(): Promise<void> {
+  const single = await measure("single");
+  const cluster = opts.cluster ? await measure("cluster") : undefined;
+  writeResults(opts.burst ? "fanout-burst" : "fanout", {
+    machine: { cpus: cpus().length, node: process.version },
+    options: opts,
+    ...single,
+    ...(cluster ? { cluster: { redis: "3 masters + 3 replicas", ...cluster } } : {}),
+  });
 }
 
 runBench(main);

@@ -9,8 +9,10 @@ import { resolve } from "node:path";
 import type { ChildProcess } from "node:child_process";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Cluster, Redis } from "ioredis";
 import { AuthService } from "../gen/groovebox/auth/v1/auth_pb.js";
-import { freePort, redisServerInstalled, startLocalRedis, type LocalRedis } from "../scripts/local-redis.js";
+import { startLocalRedisCluster, type ClusterNodeAddress } from "../scripts/local-redis-cluster.js";
+import { freePort, redisServerInstalled, startLocalRedis } from "../scripts/local-redis.js";
 import { spawnService, stopProcesses, waitHealthy, type ServiceName } from "../scripts/processes.js";
 import { percentile } from "../services/common/stats.js";
 
@@ -23,17 +25,51 @@ export interface BenchStack {
   backendPids: number[];
   /** Scheduler processes (the periodic playback_sync), when asked for. */
   schedulers: Array<{ operatorPort: number; pid: number }>;
-  /** The private Redis's process, when one was started. */
+  /** The private single Redis's process, when one was started (a cluster's nodes are not listed). */
   redisPid?: number;
-  /** The Redis the services use. */
+  /** The Redis the services use (a cluster: its first node). */
   redisUrl: string;
+  /** A Redis Cluster's nodes (masters first), or empty for a single Redis. */
+  redisClusterNodes: ClusterNodeAddress[];
   stop(): Promise<void>;
+}
+
+/** What the stack runs on: one Redis, or a private Redis Cluster of 3 masters and 3 replicas. */
+export type BenchRedisMode = "single" | "cluster";
+
+interface BenchRedis {
+  url: string;
+  clusterNodes: ClusterNodeAddress[];
+  pid?: number;
+  /** Stops it and removes its files. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A private Redis on free ports: a redis-server when one is installed (else the one at
+ * REDIS_URL, undefined here), or a cluster (which needs redis-server).
+ */
+async function startBenchRedis(mode: BenchRedisMode): Promise<BenchRedis | undefined> {
+  if (mode === "cluster") {
+    const cluster = await startLocalRedisCluster();
+    const first = cluster.nodes[0]!;
+    return { url: `redis://${first.host}:${first.port}`, clusterNodes: cluster.nodes, destroy: () => cluster.destroy() };
+  }
+  if (!redisServerInstalled()) return undefined;
+  const redis = await startLocalRedis({ port: await freePort() });
+  return { url: redis.url, clusterNodes: [], pid: redis.process.pid, destroy: () => redis.stop() };
+}
+
+/** A client of the stack's Redis: a cluster client when it runs on a cluster. */
+export function connectBenchRedis(stack: Pick<BenchStack, "redisUrl" | "redisClusterNodes">): Redis | Cluster {
+  return stack.redisClusterNodes.length > 0 ? new Cluster(stack.redisClusterNodes) : new Redis(stack.redisUrl);
 }
 
 /**
  * Starts clock, rooms, playback, `gateways` gateways and `schedulers` schedulers; `env` adds
- * settings (e.g. limits), `gatewayFlags` node flags of the gateways, and `root` runs another
- * checkout's build (same-run A/B comparisons).
+ * settings (e.g. limits), `gatewayFlags` node flags of the gateways, `root` runs another
+ * checkout's build (same-run A/B comparisons), and `redis: "cluster"` puts them on a private
+ * Redis Cluster (3 masters, 3 replicas) instead of a single Redis.
  */
 export async function startBenchStack(opts: {
   gateways: number;
@@ -41,8 +77,9 @@ export async function startBenchStack(opts: {
   env?: Record<string, string>;
   gatewayFlags?: string[];
   root?: string;
+  redis?: BenchRedisMode;
 }): Promise<BenchStack> {
-  const redis: LocalRedis | undefined = redisServerInstalled() ? await startLocalRedis({ port: await freePort() }) : undefined;
+  const redis = await startBenchRedis(opts.redis ?? "single");
   const [clockPort, roomsPort, playbackPort] = [await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -50,6 +87,7 @@ export async function startBenchStack(opts: {
     LOG_LEVEL: "warn",
     JWT_SECRET: randomBytes(32).toString("hex"),
     REDIS_URL: redis?.url ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_CLUSTER_NODES: redis?.clusterNodes.map((n) => `${n.host}:${n.port}`).join(",") ?? "",
     CLOCK_PORT: String(clockPort),
     ROOMS_PORT: String(roomsPort),
     PLAYBACK_PORT: String(playbackPort),
@@ -81,10 +119,15 @@ export async function startBenchStack(opts: {
   };
   const gateways: BenchStack["gateways"] = [];
   const schedulers: BenchStack["schedulers"] = [];
-  const stopAll = async () => {
-    for (const child of children.reverse()) await stopProcesses([child]);
-    await redis?.stop();
-  };
+  // Once, however often it is asked (the run's end, a failed start, Ctrl-C meanwhile).
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const child of [...children].reverse()) await stopProcesses([child]);
+      await redis?.destroy();
+      unregisterCleanup(stopAll);
+    })());
+  registerCleanup(stopAll);
   try {
     await start("clock");
     await start("rooms");
@@ -107,9 +150,10 @@ export async function startBenchStack(opts: {
   return {
     gateways,
     schedulers,
-    redisPid: redis?.process.pid,
-    backendPids: [...children.map((c) => c.pid!).filter((pid) => !notBackend.has(pid)), ...(redis ? [redis.process.pid!] : [])],
+    redisPid: redis?.pid,
+    backendPids: [...children.map((c) => c.pid!).filter((pid) => !notBackend.has(pid)), ...(redis?.pid ? [redis.pid] : [])],
     redisUrl: env.REDIS_URL!,
+    redisClusterNodes: redis?.clusterNodes ?? [],
     /** Gateways first (they flush to the others), then the rest, then Redis. */
     stop: stopAll,
   };
@@ -192,8 +236,23 @@ export function writeResults(name: string, results: object): void {
   process.stdout.write(`${body}\nwritten to ${file}\n`);
 }
 
-/** Runs a benchmark's main: exits 0 when it is done, 1 (with the error) when it fails. */
+/** What must be stopped and removed if the benchmark is interrupted: running stacks. */
+const cleanups = new Set<() => Promise<void>>();
+const registerCleanup = (stop: () => Promise<void>) => cleanups.add(stop);
+const unregisterCleanup = (stop: () => Promise<void>) => cleanups.delete(stop);
+
+/**
+ * Runs a benchmark's main: exits 0 when it is done, 1 (with the error) when it fails. On
+ * Ctrl-C or SIGTERM it first stops the stacks still running (services, Redis servers, their
+ * temporary folders), then exits 130.
+ */
 export function runBench(main: () => Promise<void>): void {
+  const interrupted = () => {
+    process.stderr.write("interrupted: stopping the services and Redis...\n");
+    void Promise.allSettled([...cleanups].map((stop) => stop())).then(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
   main().then(
     () => process.exit(0),
     (err: unknown) => {
@@ -203,12 +262,12 @@ export function runBench(main: () => Promise<void>): void {
   );
 }
 
-/** Integer command-line options: --name=value, with defaults. */
+/** Integer command-line options: --name=value, with defaults; a bare --name is 1 (a switch). */
 export function intArgs<T extends Record<string, number>>(defaults: T): T {
   const out: Record<string, number> = { ...defaults };
   for (const arg of process.argv.slice(2)) {
-    const m = /^--([\w-]+)=(\d+(?:\.\d+)?)$/.exec(arg);
-    if (m && m[1]! in out) out[m[1]!] = Number(m[2]);
+    const m = /^--([\w-]+)(?:=(\d+(?:\.\d+)?))?$/.exec(arg);
+    if (m && m[1]! in out) out[m[1]!] = m[2] === undefined ? 1 : Number(m[2]);
   }
   return out as T;
 }
