@@ -25,6 +25,8 @@ export interface BenchStack {
   backendPids: number[];
   /** Scheduler processes (the periodic playback_sync), when asked for. */
   schedulers: Array<{ operatorPort: number; pid: number }>;
+  /** Every service process by service. */
+  pids: Record<ServiceName, number[]>;
   /** The private single Redis's process, when one was started (a cluster's nodes are not listed). */
   redisPid?: number;
   /** The Redis the services use (a cluster: its first node). */
@@ -102,6 +104,9 @@ export async function startBenchStack(opts: {
     ...opts.env,
   };
   const children: ChildProcess[] = [];
+  const gateways: BenchStack["gateways"] = [];
+  const schedulers: BenchStack["schedulers"] = [];
+  const pids: BenchStack["pids"] = { clock: [], rooms: [], playback: [], gateway: [], scheduler: [] };
   // BENCH_<SERVICE>_NODE_FLAGS adds node flags to a service's processes, e.g.
   // BENCH_GATEWAY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeFlags = (name: ServiceName) => [
@@ -113,12 +118,11 @@ export async function startBenchStack(opts: {
     const operatorVar = `${name.toUpperCase()}_OPERATOR_PORT`;
     const child = spawnService(name, { ...env, [operatorVar]: String(operatorPort), ...extra }, undefined, nodeFlags(name), { root: opts.root });
     children.push(child);
+    pids[name].push(child.pid!);
     // Generous: on a shared machine under load a service can take long to start.
     if (!(await waitHealthy(operatorPort, 60_000))) throw new Error(`${name} did not become healthy (operators' port ${operatorPort})`);
     return { child, operatorPort };
   };
-  const gateways: BenchStack["gateways"] = [];
-  const schedulers: BenchStack["schedulers"] = [];
   // Once, however often it is asked (the run's end, a failed start, Ctrl-C meanwhile).
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
@@ -150,6 +154,7 @@ export async function startBenchStack(opts: {
   return {
     gateways,
     schedulers,
+    pids,
     redisPid: redis?.pid,
     backendPids: [...children.map((c) => c.pid!).filter((pid) => !notBackend.has(pid)), ...(redis?.pid ? [redis.pid] : [])],
     redisUrl: env.REDIS_URL!,
@@ -206,6 +211,24 @@ export async function loginGuests(gatewayUrl: string, count: number): Promise<st
     tokens.push(...batch.map((r) => r.token));
   }
   return tokens;
+}
+
+/** Requests in flight at once while creating and starting rooms. */
+const IN_FLIGHT = 64;
+
+/** Runs `task` for 0..n-1 with at most IN_FLIGHT at once, each not before `at(i)` (ms from now) when given. */
+export async function paced(n: number, task: (i: number) => Promise<void>, at?: (i: number) => number): Promise<void> {
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const wait = at ? t0 + at(i) - performance.now() : 0;
+        if (wait > 0) await sleep(wait);
+        await task(i);
+      }
+    }),
+  );
 }
 
 /** Summary of a latency sample in ms. */

@@ -23,6 +23,8 @@ export interface RoomBench {
   rooms: BenchRoom[];
   /** Joined streams, and each client process's clock offset estimate. */
   ready: Array<{ joined: number; offsetMs: number }>;
+  /** Stops the streams' pings and sync reports; the streams stay open and joined. */
+  quiet(): Promise<void>;
   /** Collects what the client processes recorded (and ends them). */
   arrivals(): Promise<Arrival[]>;
   /** Ends the client processes. */
@@ -39,7 +41,7 @@ function ask(worker: ChildProcess, message: object, expect: string): Promise<{ k
 
 export async function setUpRooms(
   stack: BenchStack,
-  opts: { rooms: number; members: number; workers: number; streamsPerConnection: number; pingEveryMs: number },
+  opts: { rooms: number; members: number; workers: number; streamsPerConnection: number; pingEveryMs: number; reportEveryMs?: number },
 ): Promise<RoomBench> {
   const [gw0, gw1] = stack.gateways as [BenchStack["gateways"][0], BenchStack["gateways"][0]];
   const total = opts.rooms * opts.members;
@@ -64,12 +66,19 @@ export async function setUpRooms(
   const workers = Array.from({ length: opts.workers }, () => fork(script, [], { stdio: ["ignore", "inherit", "inherit", "ipc"] }));
   const ready = await Promise.all(
     workers.map((w, i) =>
-      ask(w, { kind: "open", streams: assignments[i], streamsPerConnection: opts.streamsPerConnection, pingEveryMs: opts.pingEveryMs }, "ready"),
+      ask(
+        w,
+        { kind: "open", streams: assignments[i], streamsPerConnection: opts.streamsPerConnection, pingEveryMs: opts.pingEveryMs, reportEveryMs: opts.reportEveryMs ?? 0 },
+        "ready",
+      ),
     ),
   );
   return {
     rooms,
     ready: ready.map((m) => ({ joined: m.joined as number, offsetMs: m.offsetMs as number })),
+    async quiet() {
+      await Promise.all(workers.map((w) => ask(w, { kind: "quiet" }, "quiet")));
+    },
     async arrivals() {
       const reports = await Promise.all(workers.map((w) => ask(w, { kind: "report" }, "arrivals")));
       return reports.flatMap((r) => r.arrivals as Arrival[]);

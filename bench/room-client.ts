@@ -2,9 +2,11 @@
  * A client process of the room benchmarks: opens the streams it is given (each joins its
  * room, over the lean HTTP/2 client), estimates its clock offset to the gateway the way a
  * device does (several pings, the minimum-RTT sample), then records the room events it
- * receives and hands the records to the parent at the end.
+ * receives and hands the records to the parent at the end. Optionally its streams keep
+ * pinging and sending sync reports as the SDK's do, until told to go quiet.
  */
 import type { ClientHttp2Session } from "node:http2";
+import { CorrectionTier } from "../gen/groovebox/clock/v1/clock_pb.js";
 import type { ServerMessage } from "../gen/groovebox/gateway/v1/gateway_pb.js";
 import { LeanStream, leanConnection } from "./lean-client.js";
 
@@ -16,7 +18,8 @@ export interface StreamAssignment {
 }
 
 export type WorkerCommand =
-  | { kind: "open"; streams: StreamAssignment[]; streamsPerConnection: number; pingEveryMs: number }
+  | { kind: "open"; streams: StreamAssignment[]; streamsPerConnection: number; pingEveryMs: number; reportEveryMs: number }
+  | { kind: "quiet" }
   | { kind: "report" };
 
 /**
@@ -31,6 +34,14 @@ const localNow = () => performance.timeOrigin + performance.now();
 
 /** This process's clock offset to the server: server time = local time + offset. */
 let offsetMs = 0;
+
+/** The streams' periodic pings and reports; "quiet" stops them (the streams stay open). */
+const timers: NodeJS.Timeout[] = [];
+
+/** Runs `task` every `everyMs`, from a random phase, until the process goes quiet. */
+function every(everyMs: number, task: () => void): void {
+  timers.push(setTimeout(() => timers.push(setInterval(task, everyMs).unref()), Math.random() * everyMs).unref());
+}
 
 function record(arrivals: Arrival[], room: number, msg: ServerMessage): void {
   const m = msg.message;
@@ -92,7 +103,23 @@ async function openAll(cmd: Extract<WorkerCommand, { kind: "open" }>, arrivals: 
   );
   await estimateOffset(opened[0]!.stream, firstStreamPongs);
   if (cmd.pingEveryMs > 0) for (const entry of opened) keepPinging(entry, cmd.pingEveryMs);
+  if (cmd.reportEveryMs > 0) for (const entry of opened) keepReporting(entry.stream, cmd.reportEveryMs);
   return opened.length;
+}
+
+/**
+ * Like the SDK: a sync_report every `everyMs` (from a random phase). A device in sync reports
+ * about the same every time, so only its first report is news the room is told of.
+ */
+function keepReporting(stream: LeanStream, everyMs: number): void {
+  const report = () =>
+    stream.send({
+      message: {
+        case: "syncReport",
+        value: { offsetMs, rttMs: 1, outputLatencyMs: 20, errorBoundMs: 0.5, correctionTier: CorrectionTier.IN_SYNC, deviceId: "bench" },
+      },
+    });
+  every(everyMs, report);
 }
 
 /** Like a device: ping every `everyMs` (from a random phase), reporting the previous pong. */
@@ -103,7 +130,7 @@ function keepPinging(entry: { stream: LeanStream; lastPong?: { seq: bigint; t3: 
     const prev = entry.lastPong && { seq: entry.lastPong.seq, clientReceiveTimeMs: entry.lastPong.t3 };
     entry.stream.send({ message: { case: "ping", value: { seq, clientSendTimeMs: localNow(), prev } } });
   };
-  setTimeout(() => setInterval(ping, everyMs).unref(), Math.random() * everyMs).unref();
+  every(everyMs, ping);
 }
 
 if (process.send) {
@@ -114,6 +141,9 @@ if (process.send) {
         (joined) => process.send!({ kind: "ready", joined, offsetMs }),
         (err: unknown) => process.send!({ kind: "failed", error: String(err) }),
       );
+    } else if (cmd.kind === "quiet") {
+      for (const timer of timers.splice(0)) clearInterval(timer);
+      process.send!({ kind: "quiet" });
     } else {
       process.send!({ kind: "arrivals", arrivals }, () => process.exit(0));
     }

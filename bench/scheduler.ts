@@ -31,6 +31,7 @@ import {
   histogramQuantiles,
   intArgs,
   loginGuests,
+  paced,
   round,
   runBench,
   scrapeHistogram,
@@ -48,23 +49,6 @@ const opts = intArgs({ rooms: 10_000, "interval-ms": 10_000, "duration-s": 60, s
 const INTERVAL = opts["interval-ms"];
 /** Rooms per DJ (each a guest login). */
 const ROOMS_PER_DJ = 100;
-/** Requests in flight while creating and starting rooms. */
-const IN_FLIGHT = 64;
-
-/** Runs `task` for 0..n-1 with at most IN_FLIGHT at once, each not before `at(i)` (ms from now) when given. */
-async function paced(n: number, task: (i: number) => Promise<void>, at?: (i: number) => number): Promise<void> {
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      for (let i = next++; i < n; i = next++) {
-        const wait = at ? t0 + at(i) - performance.now() : 0;
-        if (wait > 0) await sleep(wait);
-        await task(i);
-      }
-    }),
-  );
-}
 
 async function main(): Promise<void> {
   const sync = { SYNC_INTERVAL_MS: String(INTERVAL), SYNC_LEAD_MS: String(opts["lead-ms"]) };

@@ -2,7 +2,7 @@
  * What bench:scheduler reads from Redis: memory, the sync's keys one by one, the queue's jobs.
  * Key names below the queue's prefix are BullMQ's (`<prefix>:<queue>:repeat:<id>` and so on).
  */
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { roomKeys, syncQueueKeys } from "../services/common/keys.js";
 import { SYNC_QUEUE } from "../services/playback/sync-schedule.js";
 
@@ -13,10 +13,10 @@ export async function usedMemory(redis: Redis): Promise<number> {
 /**
  * What the sync keeps per playing room, key by key (sampled rooms): the job scheduler's hash,
  * its next job, the room's tick mark, and the room's share of the queue's sorted sets and the
- * index.
+ * index (of the queue with the given tag: SYNC_QUEUE_TAG).
  */
-export async function syncMemory(redis: Redis, roomIds: string[]) {
-  const keys = syncQueueKeys("playback-sync");
+export async function syncMemory(redis: Redis | Cluster, roomIds: string[], tag = "playback-sync") {
+  const keys = syncQueueKeys(tag);
   const base = `${keys.prefix}:${SYNC_QUEUE}`;
   const sample = roomIds.slice(0, 200);
   const usage = async (key: string) => Number((await redis.memory("USAGE", key)) ?? 0);

@@ -7,7 +7,8 @@ import type { CommandRunner, PlaybackHooks } from "./command-runner.js";
 import { PlaybackChange } from "./playback-events.js";
 import { endTime, IDLE, TimelineStateError, type Timeline } from "./timeline.js";
 
-const QUEUE = "playback-end";
+/** The track-end timer's BullMQ queue (under playbackEndQueuePrefix). */
+export const TRACK_END_QUEUE = "playback-end";
 
 interface EndJob {
   roomId: string;
@@ -22,7 +23,8 @@ interface EndJob {
  */
 const EARLY_MS = 250;
 
-const jobId = (roomId: string, version: number) => `${roomId}-v${version}`;
+/** The id of the job that ends a room's track at one timeline version. */
+export const trackEndJobId = (roomId: string, version: number) => `${roomId}-v${version}`;
 
 /**
  * When a playing track has a known duration, a delayed BullMQ job fires at its end: the room
@@ -37,7 +39,7 @@ export function createTrackEndTimer(deps: {
   logger: Logger;
   run: () => CommandRunner;
 }) {
-  const queue = new Queue<EndJob>(QUEUE, {
+  const queue = new Queue<EndJob>(TRACK_END_QUEUE, {
     connection: deps.connection,
     prefix: playbackEndQueuePrefix,
     defaultJobOptions: { removeOnComplete: true, removeOnFail: 100, attempts: 5, backoff: { type: "exponential", delay: 200 } },
@@ -67,13 +69,13 @@ export function createTrackEndTimer(deps: {
 
   const hooks: PlaybackHooks = {
     async committed(roomId: string, previous: Timeline, next: Timeline, nowMs: number) {
-      await queue.remove(jobId(roomId, previous.version));
+      await queue.remove(trackEndJobId(roomId, previous.version));
       const end = endTime(next);
       if (end === undefined) return;
       await queue.add(
         "end",
         { roomId, version: next.version, endAtMs: end },
-        { jobId: jobId(roomId, next.version), delay: Math.max(0, end - nowMs - EARLY_MS) },
+        { jobId: trackEndJobId(roomId, next.version), delay: Math.max(0, end - nowMs - EARLY_MS) },
       );
     },
   };
@@ -83,7 +85,7 @@ export function createTrackEndTimer(deps: {
     /** Starts processing track ends in this process. */
     start(): void {
       worker = new Worker<EndJob>(
-        QUEUE,
+        TRACK_END_QUEUE,
         async (job) => {
           const wait = job.data.endAtMs - deps.clock.now();
           if (wait > EARLY_MS * 4) {
