@@ -33,8 +33,8 @@ describe("clock estimates that know their age and drift", () => {
   const local = (t: number) => t - 2500 + 80e-6 * (t - start);
   const trueOffset = (t: number) => t - local(t);
 
-  /** One exchange of the device at the server's current time, 30 ms each way. */
-  function sample(sessionId: string) {
+  /** One exchange of the device at the server's current time, 30 ms each way plus `downQueueMs` on the way back. */
+  function sample(sessionId: string, downQueueMs = 0) {
     const s = clock.now() - 30;
     const t1 = clock.now();
     return {
@@ -43,7 +43,7 @@ describe("clock estimates that know their age and drift", () => {
       clientSendTimeMs: local(s),
       serverReceiveTimeMs: t1,
       serverSendTimeMs: t1,
-      clientReceiveTimeMs: local(t1 + 30),
+      clientReceiveTimeMs: local(t1 + 30 + downQueueMs),
     };
   }
 
@@ -74,6 +74,24 @@ describe("clock estimates that know their age and drift", () => {
     expect(estimate!.driftPpm).toBeCloseTo(-80, 0);
     expect(estimate!.rttMs).toBeCloseTo(60, 1);
     expect(estimate!.typicalRttMs).toBeCloseTo(60, 1);
+  });
+
+  it("keeps the link's round-trip floor between calls: a queue that lasts longer than the window does not move the estimate", async () => {
+    const sessionId = newId();
+    for (let i = 0; i < 40; i++) {
+      await client.recordSamples({ samples: [sample(sessionId)] }, auth);
+      clock.advance(2000);
+    }
+    // Two minutes (60 samples, the window holds 16) of answers queued 70 ms on the way back:
+    // each says the offset is 35 ms less.
+    for (let i = 0; i < 60; i++) {
+      await client.recordSamples({ samples: [sample(sessionId, 70)] }, auth);
+      clock.advance(2000);
+    }
+    const stored = await redis.hgetall(sessionKeys.clockEstimate(sessionId));
+    expect(Number(stored["floor.rttMs"])).toBeCloseTo(60, 1);
+    const { estimate } = await client.getSessionEstimate({ sessionId }, auth);
+    expect(Math.abs(estimate!.offsetMs - trueOffset(clock.now()))).toBeLessThan(Math.min(0.5, estimate!.errorMs));
   });
 
   it("answers NOT_FOUND for a session without an estimate, and INVALID_ARGUMENT for a bad id", async () => {

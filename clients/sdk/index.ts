@@ -13,6 +13,7 @@ export {
   type ClockFilterOptions,
   type ClockFilterState,
   type ExchangeTimes,
+  type RttFloor,
 } from "./clock/clock-filter.js";
 export { ClockModel, DEFAULT_STEP_OPTIONS, type ClockFit, type StepOptions } from "./clock/clock-model.js";
 export { ClockSync, DEFAULT_CLOCK_SYNC_OPTIONS, type ClockEstimate, type ClockSyncOptions, type Pinger } from "./clock/clock-sync.js";

@@ -9,9 +9,10 @@ import {
   type ClockFilterOptions,
   type ExchangeTimes,
   type ClockFilterState,
+  type RttFloor,
 } from "../../clients/sdk/clock/clock-filter.js";
 import { indexSession, unindexSession } from "./room-rtt-index.js";
-import { decodeFilter, decodeSamples, encodeEstimate, encodeSample } from "./session-record.js";
+import { decodeFilter, decodeFloor, decodeSamples, encodeEstimate, encodeSample } from "./session-record.js";
 
 export interface SampleStoreOptions extends ClockFilterOptions {
   /** How long a session's clock keys live after its last sample. */
@@ -34,15 +35,17 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
   const indexInRoom = (roomId: string, sessionId: string, estimate: ClockEstimateValue) =>
     indexSession(redis, { roomId, sessionId, typicalRttMs: estimate.typicalRttMs, lastSampleTimeMs: estimate.lastSampleTimeMs }, opts.rttFreshMs);
 
-  /** A session's stored window and filter (one session tag). */
-  async function readSession(sessionId: string): Promise<{ window: ClockSampleValue[]; filter: ClockFilterState["filter"] | undefined }> {
+  /** A session's stored window, filter and floor (one session tag). */
+  async function readSession(
+    sessionId: string,
+  ): Promise<{ window: ClockSampleValue[]; filter: ClockFilterState["filter"] | undefined; floor: RttFloor | undefined }> {
     const results = await redis
       .multi()
       .lrange(sessionKeys.clockSamples(sessionId), 0, -1)
       .hgetall(sessionKeys.clockEstimate(sessionId))
       .exec();
     const [samples, estimate] = [results?.[0]?.[1] as string[] | undefined, results?.[1]?.[1] as Record<string, string> | undefined];
-    return { window: decodeSamples(samples ?? []), filter: decodeFilter(estimate ?? {}) };
+    return { window: decodeSamples(samples ?? []), filter: decodeFilter(estimate ?? {}), floor: decodeFloor(estimate ?? {}) };
   }
 
   /**
@@ -60,7 +63,7 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
       .pexpire(samplesKey, ttl)
       .set(sessionKeys.clockOffset(sessionId), String(estimateAt(session, nowMs, opts).offsetMs), "PX", ttl)
       .set(sessionKeys.lastRtt(sessionId), String(fresh[fresh.length - 1]!.rttMs), "PX", ttl)
-      .hset(sessionKeys.clockEstimate(sessionId), encodeEstimate(estimateAt(session, session.filter.referenceTimeMs, opts), session.filter))
+      .hset(sessionKeys.clockEstimate(sessionId), encodeEstimate(estimateAt(session, session.filter.referenceTimeMs, opts), session.filter, session.floor))
       .pexpire(sessionKeys.clockEstimate(sessionId), ttl)
       .exec();
   }

@@ -1,5 +1,5 @@
 import type { DriftState } from "../../clients/sdk/clock/drift-filter.js";
-import type { ClockEstimateValue, ClockSampleValue } from "../../clients/sdk/clock/clock-filter.js";
+import type { ClockEstimateValue, ClockSampleValue, RttFloor } from "../../clients/sdk/clock/clock-filter.js";
 
 /**
  * How a session's clock is kept in Redis, beside the seed keys:
@@ -10,7 +10,7 @@ import type { ClockEstimateValue, ClockSampleValue } from "../../clients/sdk/clo
  *   referenceTimeMs, driftPpm, errorMs, driftErrorPpm, rttMs, typicalRttMs, sampleCount,
  *   lastSampleTimeMs), so any reader can extrapolate offset(T), and the drift filter's
  *   covariance and bookkeeping (filter.pOO, filter.pOD, filter.pDD, filter.surprises,
- *   filter.startTimeMs) to go on from.
+ *   filter.startTimeMs) and the link's round-trip floor (floor.rttMs, floor.timeMs) to go on from.
  */
 
 export const encodeSample = (s: ClockSampleValue) => `${s.timeMs},${s.rttMs},${s.offsetMs}`;
@@ -23,8 +23,8 @@ export function decodeSample(raw: string): ClockSampleValue | undefined {
 
 export const decodeSamples = (raw: readonly string[]) => raw.map(decodeSample).filter((s): s is ClockSampleValue => s !== undefined);
 
-/** The hash of a session's estimate (at the filter's reference time) and its filter. */
-export function encodeEstimate(estimate: ClockEstimateValue, filter: DriftState): Record<string, number> {
+/** The hash of a session's estimate (at the filter's reference time), its filter and its link's floor. */
+export function encodeEstimate(estimate: ClockEstimateValue, filter: DriftState, floor: RttFloor): Record<string, number> {
   return {
     ...estimate,
     "filter.pOO": filter.pOO,
@@ -32,7 +32,15 @@ export function encodeEstimate(estimate: ClockEstimateValue, filter: DriftState)
     "filter.pDD": filter.pDD,
     "filter.surprises": filter.surprises,
     "filter.startTimeMs": filter.startTimeMs,
+    "floor.rttMs": floor.rttMs,
+    "floor.timeMs": floor.timeMs,
   };
+}
+
+/** The round-trip floor of a stored estimate; undefined when there is none (the next sample sets it). */
+export function decodeFloor(hash: Record<string, string>): RttFloor | undefined {
+  const floor = { rttMs: Number(hash["floor.rttMs"] ?? NaN), timeMs: Number(hash["floor.timeMs"] ?? NaN) };
+  return Number.isFinite(floor.rttMs) && Number.isFinite(floor.timeMs) ? floor : undefined;
 }
 
 /** The drift filter of a stored estimate; undefined when there is none or it is unreadable. */

@@ -24,9 +24,10 @@ import {
  * directions unequal, so the samples with the smallest round trips carry the least offset
  * error (the idea of NTP's minimum-RTT clock filter). The last sample is not used as such: one
  * delayed packet would move the estimate by half its delay. The filter keeps a window of recent
- * samples (the link's round trip: its smallest; the typical one: its median) and a drift
- * filter (drift-filter.ts) that every sample updates, weighed by how much it queued, so the
- * estimate knows the clock's drift and extrapolates to any instant.
+ * samples (what the link does now: its smallest and its median round trip), the link's round
+ * trip floor (the lowest round trip seen, rising slowly: see RttFloor) and a drift filter
+ * (drift-filter.ts) that every sample updates, weighed by how far above the floor it queued,
+ * so the estimate knows the clock's drift and extrapolates to any instant.
  *
  * Each keeper puts samples on its own time axis: the server at t1 (its clock), a device at
  * the midpoint of t0 and t3 (its clock). Drift is per that axis; the two differ by the drift
@@ -68,7 +69,19 @@ export interface ClockFilterOptions {
    * a round trip of 0 instead of being rejected as impossible.
    */
   clientResolutionMs: number;
+  /**
+   * How fast the round-trip floor rises when no sample comes in under it, ms per second of
+   * the keeper's time (default DEFAULT_FLOOR_RISE_MS_PER_S).
+   */
+  floorRiseMsPerS?: number;
 }
+
+/**
+ * The floor rises 0.1 ms a second: a stall or a download's queue of tens of ms stays queue
+ * (judged as such) for minutes, while a route that really got longer is taken as the link
+ * after its difference / 0.1 ms seconds (a 10 ms longer route: under 2 minutes).
+ */
+export const DEFAULT_FLOOR_RISE_MS_PER_S = 0.1;
 
 export const defaultClockFilterOptions: ClockFilterOptions = {
   windowSize: 16,
@@ -130,34 +143,63 @@ export interface ClockEstimateValue {
   lastSampleTimeMs: number;
 }
 
-/** The filter's state (what the clock service stores per session): its window of samples and its drift filter. */
+/**
+ * The link's round-trip floor: the lowest round trip seen (rttMs, by the sample taken at
+ * timeMs), which rises slowly from there (floorAt). Samples are judged against it (or the
+ * window's smallest, where that is lower), not against the window alone: after a stall of more
+ * than a window's worth of samples (a link that queued for a minute, a device whose event loop
+ * stalled) the window holds only queued samples, and judged against themselves they would look
+ * clean, outvote the filter and restart it tens of ms off. The rise lets a route that really
+ * got longer become the link after a while.
+ */
+export interface RttFloor {
+  rttMs: number;
+  timeMs: number;
+}
+
+/** The filter's state (what the clock service stores per session): its window of samples, the link's floor and its drift filter. */
 export interface ClockFilterState {
   window: ClockSampleValue[];
+  floor: RttFloor;
   filter: DriftState;
 }
 
 const driftOptions = (opts: ClockFilterOptions) => opts.drift ?? defaultDriftFilterOptions;
 const minRtt = (samples: readonly ClockSampleValue[]) => samples.reduce((m, s) => Math.min(m, s.rttMs), Infinity);
 
+/** The floor at `atMs`: risen by floorRiseMsPerS since the sample that set it (never lowered by time going back). */
+export function floorAt(floor: RttFloor, atMs: number, opts: ClockFilterOptions): number {
+  return floor.rttMs + ((opts.floorRiseMsPerS ?? DEFAULT_FLOOR_RISE_MS_PER_S) * Math.max(0, atMs - floor.timeMs)) / 1000;
+}
+
+/** The floor after `sample`: the sample, when it came in at or under the floor as risen by then. */
+function lowerFloor(floor: RttFloor | undefined, sample: ClockSampleValue, opts: ClockFilterOptions): RttFloor {
+  return floor === undefined || sample.rttMs <= floorAt(floor, sample.timeMs, opts) ? { rttMs: sample.rttMs, timeMs: sample.timeMs } : floor;
+}
+
 /**
- * Takes new samples (in the order they were taken) into the filter: each joins the
- * window and updates the filter, weighed against the link of the window so far. While the
- * window still holds every sample the filter has taken in (the first window's worth, or
- * after a restart), the filter is run again over all of them against the window's link as it
- * is now: early samples were judged against a link not yet known, and the first samples are
- * where an estimate is weakest. `filter` is undefined for the first samples.
+ * Takes new samples (in the order they were taken) into the filter: each joins the window,
+ * may lower the floor, and updates the filter, weighed against the floor at its time. While
+ * the window still holds every sample the filter has taken in (the first window's worth, or
+ * after a restart), the filter is run again over all of them against the floor as it is now:
+ * early samples were judged against a link not yet known, and the first samples are where an
+ * estimate is weakest. `filter` and `floor` are undefined before the first sample (`floor` also
+ * in a state stored without one: the next sample sets it).
  */
 export function advanceClockFilter(
-  previous: { window: readonly ClockSampleValue[]; filter: DriftState | undefined },
+  previous: { window: readonly ClockSampleValue[]; filter: DriftState | undefined; floor?: RttFloor },
   fresh: readonly ClockSampleValue[],
   opts: ClockFilterOptions,
 ): ClockFilterState | undefined {
   const o = driftOptions(opts);
   let window = [...previous.window];
   let filter = previous.filter;
+  let floor = previous.floor;
   for (const sample of fresh) {
     window = [...window, sample].slice(-opts.windowSize);
-    const link = minRtt(window);
+    floor = lowerFloor(floor, sample, opts);
+    // The floor's rise is for samples long gone: within the window its lowest sample stands.
+    const link = Math.min(minRtt(window), floorAt(floor, sample.timeMs, opts));
     if (!filter || window[0]!.timeMs <= filter.startTimeMs) {
       const taken = filter ? window.filter((s) => s.timeMs >= filter!.startTimeMs) : [sample];
       filter = taken.slice(1).reduce((f, s) => updateFilter(f, s, link, o), startFilter(taken[0]!, link, o));
@@ -165,14 +207,14 @@ export function advanceClockFilter(
       filter = updateFilter(filter, sample, link, o);
     }
   }
-  return filter && { window, filter };
+  return filter && floor && { window, floor, filter };
 }
 
 /**
  * The estimate at `atMs` (on the samples' axis): the filter extrapolated there, and the window's round
  * trips (of its samples still fresh at `atMs`; the last known ones when none is).
  */
-export function estimateAt(state: ClockFilterState, atMs: number, opts: ClockFilterOptions): ClockEstimateValue {
+export function estimateAt(state: Pick<ClockFilterState, "window" | "filter">, atMs: number, opts: ClockFilterOptions): ClockEstimateValue {
   const { offsetMs, sigmaMs } = offsetAt(state.filter, atMs, driftOptions(opts));
   const fresh = freshWindow(state.window, atMs, opts);
   const window = fresh.length > 0 ? fresh : state.window;

@@ -56,6 +56,31 @@ describe("ClockSync: the shared filter on the device's axis", () => {
     expect(Math.abs(sync.toLocal(dev.serverNow + 5000) - dev.local(dev.serverNow + 5000))).toBeLessThan(0.5);
   });
 
+  it("holds server time through two minutes in which every answer queues, its error bound above its error", () => {
+    const dev = deviceClock(4_200, -60);
+    const sync = new ClockSync(dev.clock);
+    const random = seeded(9);
+    const exchange = (downQueueMs: number) => {
+      const t0 = dev.clock.now();
+      dev.advance(15 + random() * 0.3);
+      const t1 = dev.serverNow;
+      dev.advance(0.05 + 15 + random() * 0.3 + downQueueMs);
+      sync.addSample({ t0, t1, t2: t1 + 0.05, t3: dev.clock.now() });
+    };
+    for (let i = 0; i < 300; i++) {
+      exchange(0);
+      dev.advance(970);
+    }
+    // A device busy for two minutes: every answer read 60-90 ms late (an event loop that stalls, a download's queue).
+    for (let i = 0; i < 120; i++) {
+      exchange(60 + random() * 30);
+      const error = Math.abs(sync.serverNow() - dev.serverNow);
+      expect(error).toBeLessThan(0.3);
+      expect(sync.estimate()!.errorBoundMs).toBeGreaterThan(error);
+      dev.advance(900);
+    }
+  });
+
   it("is synchronised after samplesToSync samples, and ignores samples that cannot be right", () => {
     const dev = deviceClock(100, 0);
     const sync = new ClockSync(dev.clock, { samplesToSync: 2 });

@@ -40,7 +40,15 @@ describe("the drift filter", () => {
     expect(thrice).toMatchObject({ offsetMs: 60, drift: 0, surprises: 0, startTimeMs: t + 4000 });
   });
 
-  it("gives a far-off sample that queued almost no weight, and no surprise", () => {
+  it("takes nothing from a sample that queued more than maxQueueMs, however many come", () => {
+    let s = trained(50, 0);
+    for (let i = 1; i <= 300; i++) s = updateFilter(s, { timeMs: s.referenceTimeMs + 1000, offsetMs: 10 - (opts.maxQueueMs + 1) / 2, rttMs: 20 + opts.maxQueueMs + 1 }, 20, opts);
+    expect(s.offsetMs).toBeCloseTo(10, 9);
+    expect(s.drift).toBeCloseTo(0, 12);
+    expect(s.pOO).toBeGreaterThan(trained(50, 0).pOO); // only predicted forward: less sure, not misled
+  });
+
+  it("gives a far-off sample that queued long no weight, and no surprise", () => {
     const s = trained(50, 0);
     const queued = updateFilter(s, { timeMs: s.referenceTimeMs + 2000, offsetMs: 400, rttMs: 1000 }, 20, opts);
     expect(queued.offsetMs).toBeCloseTo(10, 3);

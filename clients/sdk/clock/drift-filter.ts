@@ -9,10 +9,11 @@
  *
  *     offset(T) = offset_ms + drift_ppm * 1e-6 * (T - reference_time_ms)
  *
- * Each sample is weighed by how much it queued: its round trip above the window's smallest
- * (the link's own) is delay that made it wrong by up to half of it. So a sample that queued
- * 40 ms counts for almost nothing, and the fit rests on the clean ones, as a minimum-RTT
- * filter would, while the drift is learned over minutes of them. Between samples the state is
+ * Each sample is weighed by how much it queued: its round trip above the link's own (the
+ * floor the clock filter keeps, clock-filter.ts) is delay that made it wrong by up to half of
+ * it. So a sample that queued 8 ms counts for little, one that queued more than maxQueueMs for
+ * nothing, and the fit rests on the clean ones, as a minimum-RTT filter would, while the drift
+ * is learned over minutes of them. Between samples the state is
  * predicted forward; a drift that wanders slowly (temperature) is allowed for by process noise.
  *
  * A sample far outside what the filter expects is skipped: heavy-tailed delays make some
@@ -61,6 +62,12 @@ export interface DriftFilterOptions {
   surprisesToReset: number;
   /** A sample is clean when it queued at most this long (ms). */
   cleanQueueMs: number;
+  /**
+   * A sample that queued longer than this (ms) is not taken in at all. Its weight would be
+   * tiny, but a queue that stays on one side for minutes (a download's, a stalled link's)
+   * would pull the offset, and with it the drift, by a tiny amount per sample, always the same way.
+   */
+  maxQueueMs: number;
   /** Drift is kept within +-this (a crystal further off is broken, not drifting). */
   maxDrift: number;
 }
@@ -74,10 +81,11 @@ export const defaultDriftFilterOptions: DriftFilterOptions = {
   surpriseFloorMs: 5,
   surprisesToReset: 3,
   cleanQueueMs: 2,
+  maxQueueMs: 10,
   maxDrift: 500e-6,
 };
 
-/** How long a sample queued beyond the link's own round trip (the window's smallest). */
+/** How long a sample queued beyond the link's own round trip. */
 const queuedMs = (sample: DriftSample, linkRttMs: number) => Math.max(0, sample.rttMs - linkRttMs);
 
 /** How much a sample's offset is believed: its variance, from its queueing delay. */
@@ -115,13 +123,14 @@ export function predict(s: DriftState, atMs: number, opts: DriftFilterOptions): 
 }
 
 /**
- * Takes one sample in; `linkRttMs` is the smallest round trip of the recent window.
+ * Takes one sample in; `linkRttMs` is the link's own round trip (the clock filter's floor).
  * A sample that disagrees beyond belief is skipped, and when it is clean it counts as a
  * surprise; surprisesToReset of them with no clean agreeing sample in between restart the
  * filter from the latest.
  */
 export function updateFilter(s: DriftState, sample: DriftSample, linkRttMs: number, opts: DriftFilterOptions): DriftState {
   const p = predict(s, sample.timeMs, opts);
+  if (queuedMs(sample, linkRttMs) > opts.maxQueueMs) return p;
   const innovation = sample.offsetMs - p.offsetMs;
   const innovationVar = p.pOO + sampleVariance(sample, linkRttMs, opts);
   const clean = queuedMs(sample, linkRttMs) <= opts.cleanQueueMs;
