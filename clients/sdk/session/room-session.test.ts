@@ -40,7 +40,12 @@ class FakeChannel implements Channel {
   }
 }
 
-function setUp(opts: { failures?: Code[] } = {}) {
+/**
+ * `failures`: how the next attempts to open fail. `reportsEnd`: a failing channel also reports
+ * its end before the open fails, as the stream channel does when the connection dies before
+ * the gateway's hello.
+ */
+function setUp(opts: { failures?: Code[]; reportsEnd?: boolean } = {}) {
   const failures = [...(opts.failures ?? [])];
   const channels: FakeChannel[] = [];
   let seq = 5n;
@@ -52,7 +57,11 @@ function setUp(opts: { failures?: Code[] } = {}) {
     reconnect: { initialMs: 100, maxMs: 1000, factor: 2, stableAfterMs: 5000 },
     open: async (events) => {
       const code = failures.shift();
-      if (code !== undefined) throw new ConnectError("refused", code);
+      if (code !== undefined) {
+        const err = new ConnectError("refused", code);
+        if (opts.reportsEnd) events.onClosed(err);
+        throw err;
+      }
       const ch = new FakeChannel(events, () => seq);
       channels.push(ch);
       return ch;
@@ -120,6 +129,24 @@ describe("RoomSession", () => {
     await t.advance(150);
     expect(connected).toBe(true);
     expect(t.statuses[2]![0]).toBe("connected");
+    t.session.close();
+  });
+
+  it("retries a channel that reports its end as it fails to open once, not twice", async () => {
+    const t = setUp({ failures: [Code.Unavailable, Code.Unavailable], reportsEnd: true });
+    const connecting = t.session.connect();
+    await t.advance(0);
+    await t.advance(75);
+    await t.advance(150);
+    await connecting;
+    expect(t.statuses).toEqual([
+      ["reconnecting", 75],
+      ["reconnecting", 150],
+      ["connected", undefined],
+    ]);
+    expect(t.channels).toHaveLength(1);
+    await t.advance(10_000);
+    expect(t.channels).toHaveLength(1);
     t.session.close();
   });
 

@@ -183,13 +183,18 @@ export class RoomSession extends Emitter<RoomSessionEvents> {
   private async attempt(): Promise<void> {
     if (this.closed) return;
     let channel: Channel | undefined;
+    // Only the current channel speaks for the session. A channel that fails while opening
+    // reports its end too, before `channel` is set (when this.channel is also undefined): that
+    // failure is the open's, retried below, and taking it as a loss as well would start a
+    // second chain of attempts, each aborting the other's connection.
+    const current = () => channel !== undefined && this.channel === channel;
     try {
       channel = await this.opts.open({
         onMessage: (msg) => {
-          if (this.channel === channel) this.handle(msg);
+          if (current()) this.handle(msg);
         },
         onClosed: (err) => {
-          if (this.channel === channel) this.lost(err);
+          if (current()) this.lost(err);
         },
       });
       if (this.closed) {
