@@ -59,8 +59,6 @@ export interface DeviceRecords {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   cpuMs: number;
   reconnects: number;
-  /** Uncaught keepalive "PING timed out" errors of connect-node, survived (see the handler below). */
-  keepaliveCrashes: number;
   /** Devices that never got connected, and why. */
   failedDevices: Array<{ device: number; error: string }>;
 }
@@ -98,7 +96,6 @@ async function main(cmd: Extract<DeviceCommand, { kind: "start" }>): Promise<voi
     eventLoopDelayMs: { p50: 0, p99: 0, max: 0 },
     cpuMs: 0,
     reconnects: 0,
-    keepaliveCrashes: 0,
     failedDevices: [],
   };
   const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -210,7 +207,6 @@ async function main(cmd: Extract<DeviceCommand, { kind: "start" }>): Promise<voi
     loop.disable();
     const cpu = process.cpuUsage(cpuStart);
     records.cpuMs = (cpu.user + cpu.system) / 1000;
-    records.keepaliveCrashes = keepaliveCrashes;
     records.eventLoopDelayMs = {
       p50: loop.percentile(50) / 1e6 - LOOP_RESOLUTION_MS,
       p99: loop.percentile(99) / 1e6 - LOOP_RESOLUTION_MS,
@@ -226,23 +222,6 @@ async function main(cmd: Extract<DeviceCommand, { kind: "start" }>): Promise<voi
     process.send!({ kind: "records", records }, () => process.exit(0));
   });
 }
-
-/**
- * connect-node 2.2's HTTP/2 keepalive can destroy a session with "PING timed out" after its
- * error listeners are gone (a busy machine misses the 5 s PING deadline), which Node turns
- * into an uncaught 'error' event (connect-es issues #1143, #1795 are the same race). The
- * device's session reconnects on its own; the benchmark counts these and goes on instead of
- * losing a quarter of its devices. Anything else still ends the worker.
- */
-let keepaliveCrashes = 0;
-process.on("uncaughtException", (err: Error & { rawMessage?: string }) => {
-  if (err.rawMessage === "PING timed out") {
-    keepaliveCrashes++;
-    return;
-  }
-  process.stderr.write(`device worker failed: ${String(err?.stack ?? err)}\n`);
-  process.exit(1);
-});
 
 process.once("message", (m: DeviceCommand) => {
   if (m.kind === "start") {

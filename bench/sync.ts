@@ -208,7 +208,7 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
     gatewayCpuPercent: round((gatewayCpuS / (opts.minutes * 60)) * 100, 1),
     machineBusyPercent: round(((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100, 1),
     loadavg: loadavg().map((x) => round(x, 2)),
-    deviceWorkers: records.map((r) => ({ cpuPercent: round((r.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: r.eventLoopDelayMs, reconnects: r.reconnects, keepaliveCrashes: r.keepaliveCrashes })),
+    deviceWorkers: records.map((r) => ({ cpuPercent: round((r.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: r.eventLoopDelayMs, reconnects: r.reconnects })),
     links: { cpuPercent: round((linkStats.cpuMs / (opts.minutes * 60_000)) * 100, 1), eventLoopDelayMs: linkStats.eventLoopDelayMs },
   });
 }

@@ -4,6 +4,8 @@ import { GrooveboxClient as Client, type ClientEnvironment, type GrooveboxClient
 import { defaultDriftFilterOptions } from "../clients/sdk/clock/drift-filter.js";
 import { NO_DELAY, startDelayProxy, type DelayProxy, type LinkProfile } from "../bench/delay-proxy.js";
 import { SkewedClock } from "../bench/skewed-clock.js";
+import { eventually } from "./support/eventually.js";
+import { socketsTo } from "./support/open-handles.js";
 import { startStack, type Stack } from "./support/stack.js";
 
 /** A WAN-ish link: 10-25 ms each way, a little heavy-tailed jitter. */
@@ -138,6 +140,60 @@ describe("the SDK against the real services, through delaying links", () => {
     const local = late.clock.now();
     const expected = state.anchorPositionMs + (late.clock.toTrue(local) - state.anchorTimeMs);
     expect(Math.abs(late.client.playback.positionAt(local)! - expected)).toBeLessThanOrEqual(late.bound());
+  });
+
+  /**
+   * A device on a link that goes silent (no byte either way, sockets open): its HTTP/2
+   * keepalive (100 ms here) gives up on the connection, and the session's own "PING timed out"
+   * error comes only once its socket has closed, after the stream's failure has reached the
+   * device. `react` is what the device does then.
+   */
+  async function silencedDevice(react: (client: GrooveboxClient, proxy: DelayProxy) => Promise<void>) {
+    const gateway = new URL(stack.gatewayUrls[0]!);
+    const proxy = await startDelayProxy({ target: { host: gateway.hostname, port: Number(gateway.port) }, profile: link(2) });
+    proxies.push(proxy);
+    const env = nodeEnvironment({ baseUrl: `http://127.0.0.1:${proxy.port}`, keepalive: { pingIntervalMs: 100, pingTimeoutMs: 100 } });
+    const client = await Client.connect(env, { displayName: "Silenced", reportIntervalMs: 0, reconnect: { initialMs: 1, maxMs: 50 } });
+    clients.push(client);
+    const room = await client.createRoom();
+    proxy.setProfile({ ...link(2), baseDelayMs: 3_600_000 }); // an hour: never, for the test
+    await react(client, proxy);
+    return { client, proxy, room };
+  }
+
+  it("survives a keepalive timeout on a silent link when the app closes the client as it starts reconnecting: no unhandled error, no socket left", async () => {
+    const { proxy } = await silencedDevice(
+      (client) =>
+        new Promise<void>((resolve) =>
+          client.on("status", (s) => {
+            if (s !== "reconnecting") return;
+            client.close();
+            resolve();
+          }),
+        ),
+    );
+    // Once the device's sockets are gone, the dead session has emitted its error (an uncaught
+    // one would fail this test).
+    await eventually(async () => (socketsTo(proxy.port).length === 0 ? true : undefined), 10_000, "the device's sockets closed");
+  });
+
+  it("survives keepalive timeouts while it keeps reconnecting over a silent link, and resumes once the link is back", async () => {
+    const { client, proxy, room } = await silencedDevice(
+      (c) =>
+        new Promise<void>((resolve) => {
+          let attempts = 0;
+          c.on("status", (s) => {
+            if (s === "reconnecting" && ++attempts === 3) resolve();
+          });
+        }),
+    );
+    const resumed = new Promise<void>((resolve) => client.on("room", () => resolve()));
+    proxy.setProfile(link(2));
+    await resumed;
+    expect(client.status).toBe("connected");
+    expect(client.room!.roomId).toBe(room.roomId);
+    client.close();
+    await eventually(async () => (socketsTo(proxy.port).length === 0 ? true : undefined), 10_000, "the device's sockets closed");
   });
 
   it("resumes a dropped connection: the device rejoins, once, and nobody sees it leave", async () => {

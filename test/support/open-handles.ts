@@ -16,6 +16,13 @@ export function describeOpenHandles(): string[] {
 
 const activeHandles = (): unknown[] => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
 
+/**
+ * This process's sockets connected to `port` on this host. A socket leaves the list in the same
+ * callback that emits its 'close' (and what listens for it has run by the next check).
+ */
+export const socketsTo = (port: number): Socket[] =>
+  activeHandles().filter((h): h is Socket => (h as object).constructor?.name === "Socket" && (h as Socket).remotePort === port);
+
 function describeHandle(handle: unknown): string | undefined {
   const name = (handle as object).constructor?.name ?? "handle";
   if (name === "ChildProcess") {
