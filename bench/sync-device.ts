@@ -12,7 +12,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ClockService } from "../gen/groovebox/clock/v1/clock_pb.js";
-import { connectGroovebox, type GrooveboxClient, type PlaybackUpdate } from "../clients/sdk/node.js";
+import { connectGroovebox, type ClockSyncOptions, type GrooveboxClient, type PlaybackUpdate } from "../clients/sdk/node.js";
 import { position } from "../clients/sdk/playback/timeline.js";
 import { SimulatedPlayer } from "./simulated-player.js";
 import { createHostClock } from "../services/common/clock/host-clock.js";
@@ -29,6 +29,8 @@ export interface DeviceSpec {
   joinAfterMs: number;
   /** When joining with the others: connect this long after the run starts (the room fills over a few seconds). */
   connectAfterMs: number;
+  /** Clock settings other than the SDK's defaults (a compared variant). */
+  clockSync?: Partial<ClockSyncOptions>;
 }
 
 export type DeviceCommand =
@@ -48,10 +50,12 @@ export interface StartRecord {
   onTime: boolean;
 }
 
+/** [ms since run start, heard position error, SDK clock error, naive clock error, device], one row per device per sample. */
+export type SampleRow = [number, number, number, number, number];
+
 export interface DeviceRecords {
   starts: StartRecord[];
-  /** [ms since run start, heard position error, SDK clock error, naive clock error], one row per device per sample. */
-  samples: Array<[number, number, number, number]>;
+  samples: SampleRow[];
   corrections: { "in-sync": number; nudge: number; seek: number };
   lateJoins: Array<{ device: number; readyMs: number; errorMs: number | null }>;
   /** The gateway's clock minus this process's truth, by min-RTT pings over loopback, and their round trip. */
@@ -116,6 +120,7 @@ async function main(cmd: Extract<DeviceCommand, { kind: "start" }>): Promise<voi
       deviceId: `bench-device-${spec.index}`,
       clock,
       outputLatencyMs: spec.outputLatencyMs,
+      clockSync: spec.clockSync,
     });
     clients.push(client);
     client.on("status", (s) => {
@@ -185,7 +190,7 @@ async function main(cmd: Extract<DeviceCommand, { kind: "start" }>): Promise<voi
           heardError = player.heardAt(local) - position(t, T);
           player.apply(client.playback.correct({ localTimeMs: local, positionMs: player.fedAt(local) }), local);
         }
-        records.samples.push([T - cmd.runStartMs, heardError, clockError, naiveError]);
+        records.samples.push([T - cmd.runStartMs, heardError, clockError, naiveError, spec.index]);
       }, cmd.sampleEveryMs),
     );
   }

@@ -1,5 +1,5 @@
 /**
- * npm run bench:sync -- [--devices=50] [--minutes=10] [--workers=4] [--seed=1] [--profiles=a,b] [--parallel=1]
+ * npm run bench:sync -- [--devices=50] [--minutes=10] [--workers=4] [--seed=1] [--profiles=a,b] [--parallel=1] [--compare='{"settleForMs":0}']
  *
  * The sync-accuracy harness. Per network profile: N simulated devices, each an SDK client
  * with its own skewed clock (offset up to +-10 s, drift up to +-100 ppm) and output latency,
@@ -14,7 +14,10 @@
  * of the last sample) side by side, corrections by tier, late joins, and the machine's load.
  * `--parallel=N` runs N profiles at a time against the same services (each with its own room,
  * DJ, links and device processes), for a machine without the hours to run them one by one;
- * the load is recorded beside each profile. Results: bench/results/sync.json and bench/results/sync.svg.
+ * the load is recorded beside each profile. `--compare=<JSON>` gives the odd-numbered devices these
+ * clock settings (ClockSyncOptions) and reports them beside the even ones, which keep the SDK's
+ * defaults: an A/B test of a setting under the same network and the same load, in the same room.
+ * Results: bench/results/sync.json and bench/results/sync.svg.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { cpus, loadavg } from "node:os";
@@ -23,23 +26,27 @@ import { resolve } from "node:path";
 import { connectGroovebox, type GrooveboxClient } from "../clients/sdk/node.js";
 import { seededRandom } from "./delay-proxy.js";
 import { percentile, round, runBench, sleep, startBenchStack, writeResults, type BenchStack } from "./harness.js";
-import type { DeviceCommand, DeviceRecords, DeviceSpec, StartRecord } from "./sync-device.js";
+import type { ClockSyncOptions } from "../clients/sdk/node.js";
+import type { DeviceCommand, DeviceRecords, DeviceSpec, SampleRow, StartRecord } from "./sync-device.js";
 import type { LinksCommand } from "./sync-links.js";
 import { plotPositionErrors, type PlotSeries } from "./sync-plot.js";
 import { SYNC_PROFILES, type SyncProfile } from "./sync-profiles.js";
 
 function args() {
-  const out = { devices: 50, minutes: 10, workers: 4, seed: 1, profiles: SYNC_PROFILES.map((p) => p.name), "command-every-s": 40, "late-joiners": 5, "warm-up-s": 30, parallel: 1 };
+  const out = { devices: 50, minutes: 10, workers: 4, seed: 1, profiles: SYNC_PROFILES.map((p) => p.name), "command-every-s": 40, "late-joiners": 5, "warm-up-s": 30, parallel: 1, compare: "" };
   for (const arg of process.argv.slice(2)) {
     const m = /^--([\w-]+)=(.+)$/.exec(arg);
     if (!m) continue;
     if (m[1] === "profiles") out.profiles = m[2]!.split(",");
+    else if (m[1] === "compare") out.compare = m[2]!;
     else if (m[1]! in out) (out as Record<string, unknown>)[m[1]!] = Number(m[2]);
   }
   return out;
 }
 
 const opts = args();
+/** The clock settings of the compared (odd-numbered) devices, if any. */
+const compared: Partial<ClockSyncOptions> | undefined = opts.compare === "" ? undefined : JSON.parse(opts.compare);
 
 /** Children that are still running: killed if the benchmark fails. */
 const children = new Set<ChildProcess>();
@@ -168,6 +175,7 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
     outputLatencyMs: latencies[i % latencies.length]!,
     joinAfterMs: i < opts["late-joiners"] ? (opts["warm-up-s"] + 60) * 1000 + i * 7_000 : 0,
     connectAfterMs: (i * 10_000) / n,
+    clockSync: i % 2 === 1 ? compared : undefined,
   }));
   const workers = Array.from({ length: opts.workers }, () => child("sync-device"));
   workers.forEach((w, k) =>
@@ -213,19 +221,31 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
   });
 }
 
+/** The largest minus the smallest of each start's errors (per timeline version, 2 devices or more). */
+function spreads(starts: readonly StartRecord[], error: (s: StartRecord) => number | null): number[] {
+  const byVersion = new Map<number, number[]>();
+  for (const s of starts) {
+    const e = error(s);
+    if (e !== null) byVersion.set(s.version, [...(byVersion.get(s.version) ?? []), e]);
+  }
+  return [...byVersion.values()].filter((e) => e.length >= 2).map((e) => Math.max(...e) - Math.min(...e));
+}
+
+const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+
+/** What the SDK achieved for a set of devices: their starts (on time) and samples. */
+function sdkFigures(starts: readonly StartRecord[], samples: readonly SampleRow[]) {
+  const heard = samples.filter((s) => Number.isFinite(s[1]));
+  return {
+    startSpreadMs: summary(spreads(starts, (s) => s.errorMs)),
+    startErrorMs: { ...summary(starts.map((s) => Math.abs(s.errorMs))), mean: round(meanOf(starts.map((s) => s.errorMs))) },
+    positionErrorMs: { ...summary(heard.map((s) => Math.abs(s[1]))), mean: round(meanOf(heard.map((s) => s[1]))) },
+    clockErrorMs: { ...summary(samples.map((s) => Math.abs(s[2]))), mean: round(meanOf(samples.map((s) => s[2]))) },
+  };
+}
+
 function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array<{ atS: number; command: string; version: number; error?: string }>, load: object) {
   const starts: StartRecord[] = records.flatMap((r) => r.starts).filter((s) => s.onTime);
-  const byVersion = new Map<number, StartRecord[]>();
-  for (const s of starts) byVersion.set(s.version, [...(byVersion.get(s.version) ?? []), s]);
-  const spreads: number[] = [];
-  const naiveSpreads: number[] = [];
-  for (const group of byVersion.values()) {
-    if (group.length < 2) continue;
-    const e = group.map((s) => s.errorMs);
-    spreads.push(Math.max(...e) - Math.min(...e));
-    const ne = group.map((s) => s.naiveErrorMs!).filter((x) => x !== null);
-    naiveSpreads.push(Math.max(...ne) - Math.min(...ne));
-  }
   const samples = records.flatMap((r) => r.samples);
   // SYNC_DEBUG_DIR=... keeps every device's raw records per profile, for looking into outliers.
   if (process.env.SYNC_DEBUG_DIR) writeFileSync(resolve(process.env.SYNC_DEBUG_DIR, `sync-${profile.name}.json`), JSON.stringify(records));
@@ -239,24 +259,27 @@ function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array
     profile: profile.name,
     buckets: [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([b, v]) => [b, percentile(v, 50), percentile(v, 99), Math.max(...v)]),
   };
-  const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const corrections = { "in-sync": 0, nudge: 0, seek: 0 };
   for (const r of records) for (const k of Object.keys(corrections) as Array<keyof typeof corrections>) corrections[k] += r.corrections[k];
+  // With --compare: the even devices (the SDK's defaults) and the odd ones (the compared settings), apart.
+  const variant = (odd: boolean) =>
+    sdkFigures(
+      starts.filter((s) => s.device % 2 === 1 === odd),
+      samples.filter((s) => s[4] % 2 === 1 === odd),
+    );
   return {
     result: {
       profile: profile.name,
       description: profile.description,
       commands,
       sdk: {
-        startSpreadMs: summary(spreads),
-        startErrorMs: { ...summary(starts.map((s) => Math.abs(s.errorMs))), mean: round(meanOf(starts.map((s) => s.errorMs))) },
-        positionErrorMs: { ...summary(heard.map((s) => Math.abs(s[1]))), mean: round(meanOf(heard.map((s) => s[1]))) },
-        clockErrorMs: { ...summary(samples.map((s) => Math.abs(s[2]))), mean: round(meanOf(samples.map((s) => s[2]))) },
+        ...sdkFigures(starts, samples),
         corrections,
         lateJoins: records.flatMap((r) => r.lateJoins).map((j) => ({ ...j, readyMs: round(j.readyMs), errorMs: j.errorMs === null ? null : round(j.errorMs) })),
       },
+      ...(compared && { compare: { defaults: variant(false), compared: { settings: compared, ...variant(true) } } }),
       naive: {
-        startSpreadMs: summary(naiveSpreads),
+        startSpreadMs: summary(spreads(starts, (s) => s.naiveErrorMs)),
         startErrorMs: summary(starts.map((s) => Math.abs(s.naiveErrorMs!))),
         clockErrorMs: { ...summary(samples.map((s) => Math.abs(s[3]))), mean: round(meanOf(samples.map((s) => s[3]))) },
       },
@@ -271,18 +294,20 @@ function table(results: Array<ReturnType<typeof analyze>["result"]>): string {
     ["profile", "starts", "spread p50/p99/max", "start err p50/p99/max", "position err p50/p99/max", "clock err p99 (mean)", "naive spread p50/p99/max", "naive clock err p99", "nudge/seek"],
   ];
   const f = (s: { p50: number; p99: number; max: number }) => `${s.p50} / ${s.p99} / ${s.max}`;
+  const sdkColumns = (name: string, sdk: ReturnType<typeof sdkFigures>) => [
+    name,
+    String(sdk.startSpreadMs.count),
+    f(sdk.startSpreadMs),
+    f(sdk.startErrorMs),
+    f(sdk.positionErrorMs),
+    `${sdk.clockErrorMs.p99} (${sdk.clockErrorMs.mean})`,
+  ];
   for (const r of results) {
-    rows.push([
-      r.profile,
-      String(r.sdk.startSpreadMs.count),
-      f(r.sdk.startSpreadMs),
-      f(r.sdk.startErrorMs),
-      f(r.sdk.positionErrorMs),
-      `${r.sdk.clockErrorMs.p99} (${r.sdk.clockErrorMs.mean})`,
-      f(r.naive.startSpreadMs),
-      String(r.naive.clockErrorMs.p99),
-      `${r.sdk.corrections.nudge}/${r.sdk.corrections.seek}`,
-    ]);
+    rows.push([...sdkColumns(r.profile, r.sdk), f(r.naive.startSpreadMs), String(r.naive.clockErrorMs.p99), `${r.sdk.corrections.nudge}/${r.sdk.corrections.seek}`]);
+    if (r.compare) {
+      rows.push([...sdkColumns(`${r.profile}, even devices: defaults`, r.compare.defaults), "", "", ""]);
+      rows.push([...sdkColumns(`${r.profile}, odd devices: ${JSON.stringify(r.compare.compared.settings)}`, r.compare.compared), "", "", ""]);
+    }
   }
   return rows.map((r) => `| ${r.join(" | ")} |`).join("\n").replace(/\n/, `\n|${rows[0]!.map(() => "---").join("|")}|\n`);
 }
