@@ -81,6 +81,32 @@ describe("ClockSync: the shared filter on the device's axis", () => {
     }
   });
 
+  it("pings in a burst, then every settleIntervalMs while the filter is young, then every intervalMs", async () => {
+    jest.useFakeTimers({ now: 1_800_000_000_000 });
+    try {
+      const clock = { now: () => Date.now() + 0.5 }; // a device 0.5 ms behind the server, on a link of no delay
+      const sync = new ClockSync(clock, { burstCount: 8, burstIntervalMs: 40, settleIntervalMs: 250, settleForMs: 60_000, intervalMs: 1000 });
+      const sent: number[] = [];
+      sync.start(async (t0) => {
+        sent.push(t0);
+        return { t1: t0 - 0.5, t2: t0 - 0.5, t3: t0 };
+      });
+      await jest.advanceTimersByTimeAsync(300);
+      expect(sent).toHaveLength(9); // the burst, and the first periodic ping at 250 ms
+      await jest.advanceTimersByTimeAsync(59_700);
+      expect(sent.length).toBeGreaterThanOrEqual(8 + 239);
+      const before = sent.length;
+      await jest.advanceTimersByTimeAsync(60_000);
+      expect(sent.length - before).toBeGreaterThanOrEqual(59);
+      expect(sent.length - before).toBeLessThanOrEqual(61);
+      sync.stop();
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(sent.length - before).toBeLessThanOrEqual(61);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it("is synchronised after samplesToSync samples, and ignores samples that cannot be right", () => {
     const dev = deviceClock(100, 0);
     const sync = new ClockSync(dev.clock, { samplesToSync: 2 });

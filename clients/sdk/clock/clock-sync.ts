@@ -21,7 +21,11 @@ export interface ClockSyncOptions extends StepOptions {
   burstCount: number;
   /** Spacing of the burst's pings (ms). */
   burstIntervalMs: number;
-  /** Spacing of the pings after the burst (ms). */
+  /** Spacing of the pings after the burst while the filter is young (ms). */
+  settleIntervalMs: number;
+  /** How long after the filter's first sample (or its restart) pings come every settleIntervalMs (ms). */
+  settleForMs: number;
+  /** Spacing of the pings after that (ms). */
   intervalMs: number;
   /** The clock counts as synchronised after this many samples (the burst's first answers). */
   samplesToSync: number;
@@ -34,6 +38,10 @@ export const DEFAULT_CLOCK_SYNC_OPTIONS: ClockSyncOptions = {
   filter: defaultClockFilterOptions,
   burstCount: 8,
   burstIntervalMs: 40,
+  // The estimate is as good as the number of clean samples it rests on, and the first minute
+  // after connecting is when an app starts to play: 4 pings a second for it, then 1.
+  settleIntervalMs: 250,
+  settleForMs: 60_000,
   intervalMs: 1000,
   samplesToSync: 4,
   pingTimeoutMs: 5000,
@@ -67,7 +75,8 @@ export interface ClockSyncEvents {
 }
 
 /**
- * The device's view of the server's clock: pings (a burst at connect, then periodic ones)
+ * The device's view of the server's clock: pings (a burst at connect, then periodic ones,
+ * faster while the filter is young)
  * feed the clock filter (the same one the clock service runs, on the device's time axis),
  * whose estimate is published with bounded steps. Works with any pinger: pings on the
  * Connect stream, or unary ClockService/Ping.
@@ -78,7 +87,7 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
   private readonly model: ClockModel;
   private pinger: Pinger | undefined;
   private timers: Array<ReturnType<typeof setTimeout>> = [];
-  private interval: ReturnType<typeof setInterval> | undefined;
+  private next: ReturnType<typeof setTimeout> | undefined;
   private syncedWaiters: Array<() => void> = [];
   /** Pings awaiting their answer: cancelling one stops waiting for it. */
   private readonly inFlight = new Set<() => void>();
@@ -103,15 +112,27 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
     for (let i = 0; i < this.opts.burstCount; i++) {
       this.timers.push(setTimeout(() => this.pingOnce(pinger), i * this.opts.burstIntervalMs));
     }
-    this.interval = setInterval(() => this.pingOnce(pinger), this.opts.intervalMs);
+    const periodic = () => {
+      this.next = setTimeout(() => {
+        this.pingOnce(pinger);
+        periodic();
+      }, this.periodMs());
+    };
+    periodic();
+  }
+
+  /** The spacing of periodic pings now: settleIntervalMs while the filter is young (or has none yet). */
+  private periodMs(): number {
+    const age = this.state === undefined ? 0 : this.localClock.now() - this.state.filter.startTimeMs;
+    return age < this.opts.settleForMs ? this.opts.settleIntervalMs : this.opts.intervalMs;
   }
 
   /** Stops pinging (the estimate stays and keeps extrapolating with its drift). */
   stop(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers = [];
-    clearInterval(this.interval);
-    this.interval = undefined;
+    clearTimeout(this.next);
+    this.next = undefined;
     this.pinger = undefined;
     for (const cancel of this.inFlight) cancel();
   }
