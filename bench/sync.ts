@@ -10,8 +10,10 @@
  * corrections. Devices connect over 10 s and warm up for 30 s before the first start. The
  * harness knows the truth (the host's clock, read by every process as the services read it:
  * one clock with the gateway's server time), so it reports: start spread per start, per-device start
- * error, heard position error over time, the SDK's clock error and the seed's method (offset
- * of the last sample) side by side, corrections by tier, late joins, and the machine's load.
+ * error (which is the device's clock error at the start instant: the simulated player starts
+ * exactly where the SDK says), heard position error over time, the SDK's clock error (overall,
+ * in each device's first minute and after) and the seed's method (offset of the last sample)
+ * side by side, corrections by tier, late joins, and the machine's load.
  * `--parallel=N` runs N profiles at a time against the same services (each with its own room,
  * DJ, links and device processes), for a machine without the hours to run them one by one;
  * the load is recorded beside each profile. `--compare=<JSON>` gives the odd-numbered devices these
@@ -210,7 +212,9 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
   linksHost.proc.send({ kind: "collect" } satisfies LinksCommand);
   const linkStats = await linksHost.next<{ cpuMs: number; eventLoopDelayMs: object }>("records");
   dj.close();
-  return analyze(profile, records, commands, {
+  // When each device connected, since the run started (the time base of its samples).
+  const connectedAtMs = (device: number) => (specs[device]!.joinAfterMs > 0 ? specs[device]!.joinAfterMs : specs[device]!.connectAfterMs);
+  return analyze(profile, records, commands, connectedAtMs, {
     truthVsGatewayMs: truthVsGateway,
     failedDevices: records.flatMap((r) => r.failedDevices),
     gatewayCpuPercent: round((gatewayCpuS / (opts.minutes * 60)) * 100, 1),
@@ -221,30 +225,50 @@ async function runProfile(stack: BenchStack, profile: SyncProfile, seed: number)
   });
 }
 
-/** The largest minus the smallest of each start's errors (per timeline version, 2 devices or more). */
-function spreads(starts: readonly StartRecord[], error: (s: StartRecord) => number | null): number[] {
+/** Each start's spread: the largest minus the smallest of its devices' errors (per timeline version, 2 devices or more). */
+function spreads(starts: readonly StartRecord[], error: (s: StartRecord) => number | null): Array<{ version: number; devices: number; spreadMs: number }> {
   const byVersion = new Map<number, number[]>();
   for (const s of starts) {
     const e = error(s);
     if (e !== null) byVersion.set(s.version, [...(byVersion.get(s.version) ?? []), e]);
   }
-  return [...byVersion.values()].filter((e) => e.length >= 2).map((e) => Math.max(...e) - Math.min(...e));
+  return [...byVersion.entries()]
+    .filter(([, e]) => e.length >= 2)
+    .map(([version, e]) => ({ version, devices: e.length, spreadMs: round(Math.max(...e) - Math.min(...e)) }));
 }
 
 const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
-/** What the SDK achieved for a set of devices: their starts (on time) and samples. */
-function sdkFigures(starts: readonly StartRecord[], samples: readonly SampleRow[]) {
+/**
+ * What the SDK achieved for a set of devices: their starts (on time) and samples. A start's
+ * error is its device's clock error at the start instant (the harness places the start exactly
+ * where the SDK says), so the clock error is also given by the age of the device's connection:
+ * its first minute, while the filter still learns the drift, and after.
+ */
+function sdkFigures(starts: readonly StartRecord[], samples: readonly SampleRow[], connectedAtMs: (device: number) => number) {
   const heard = samples.filter((s) => Number.isFinite(s[1]));
+  const young = (s: SampleRow) => s[0] - connectedAtMs(s[4]) < 60_000;
+  const byStart = spreads(starts, (s) => s.errorMs);
   return {
-    startSpreadMs: summary(spreads(starts, (s) => s.errorMs)),
+    startSpreadMs: { ...summary(byStart.map((s) => s.spreadMs)), byStart },
     startErrorMs: { ...summary(starts.map((s) => Math.abs(s.errorMs))), mean: round(meanOf(starts.map((s) => s.errorMs))) },
     positionErrorMs: { ...summary(heard.map((s) => Math.abs(s[1]))), mean: round(meanOf(heard.map((s) => s[1]))) },
-    clockErrorMs: { ...summary(samples.map((s) => Math.abs(s[2]))), mean: round(meanOf(samples.map((s) => s[2]))) },
+    clockErrorMs: {
+      ...summary(samples.map((s) => Math.abs(s[2]))),
+      mean: round(meanOf(samples.map((s) => s[2]))),
+      firstMinute: summary(samples.filter(young).map((s) => Math.abs(s[2]))),
+      afterFirstMinute: summary(samples.filter((s) => !young(s)).map((s) => Math.abs(s[2]))),
+    },
   };
 }
 
-function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array<{ atS: number; command: string; version: number; error?: string }>, load: object) {
+function analyze(
+  profile: SyncProfile,
+  records: DeviceRecords[],
+  commands: Array<{ atS: number; command: string; version: number; error?: string }>,
+  connectedAtMs: (device: number) => number,
+  load: object,
+) {
   const starts: StartRecord[] = records.flatMap((r) => r.starts).filter((s) => s.onTime);
   const samples = records.flatMap((r) => r.samples);
   // SYNC_DEBUG_DIR=... keeps every device's raw records per profile, for looking into outliers.
@@ -266,6 +290,7 @@ function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array
     sdkFigures(
       starts.filter((s) => s.device % 2 === 1 === odd),
       samples.filter((s) => s[4] % 2 === 1 === odd),
+      connectedAtMs,
     );
   return {
     result: {
@@ -273,13 +298,13 @@ function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array
       description: profile.description,
       commands,
       sdk: {
-        ...sdkFigures(starts, samples),
+        ...sdkFigures(starts, samples, connectedAtMs),
         corrections,
         lateJoins: records.flatMap((r) => r.lateJoins).map((j) => ({ ...j, readyMs: round(j.readyMs), errorMs: j.errorMs === null ? null : round(j.errorMs) })),
       },
       ...(compared && { compare: { defaults: variant(false), compared: { settings: compared, ...variant(true) } } }),
       naive: {
-        startSpreadMs: summary(spreads(starts, (s) => s.naiveErrorMs)),
+        startSpreadMs: summary(spreads(starts, (s) => s.naiveErrorMs).map((s) => s.spreadMs)),
         startErrorMs: summary(starts.map((s) => Math.abs(s.naiveErrorMs!))),
         clockErrorMs: { ...summary(samples.map((s) => Math.abs(s[3]))), mean: round(meanOf(samples.map((s) => s[3]))) },
       },
@@ -291,7 +316,7 @@ function analyze(profile: SyncProfile, records: DeviceRecords[], commands: Array
 
 function table(results: Array<ReturnType<typeof analyze>["result"]>): string {
   const rows = [
-    ["profile", "starts", "spread p50/p99/max", "start err p50/p99/max", "position err p50/p99/max", "clock err p99 (mean)", "naive spread p50/p99/max", "naive clock err p99", "nudge/seek"],
+    ["profile", "starts", "spread p50/p99/max", "start err p50/p99/max", "position err p50/p99/max", "clock err p99 (mean), 1st min / after", "naive spread p50/p99/max", "naive clock err p99", "nudge/seek"],
   ];
   const f = (s: { p50: number; p99: number; max: number }) => `${s.p50} / ${s.p99} / ${s.max}`;
   const sdkColumns = (name: string, sdk: ReturnType<typeof sdkFigures>) => [
@@ -300,7 +325,7 @@ function table(results: Array<ReturnType<typeof analyze>["result"]>): string {
     f(sdk.startSpreadMs),
     f(sdk.startErrorMs),
     f(sdk.positionErrorMs),
-    `${sdk.clockErrorMs.p99} (${sdk.clockErrorMs.mean})`,
+    `${sdk.clockErrorMs.p99} (${sdk.clockErrorMs.mean}), ${sdk.clockErrorMs.firstMinute.p99} / ${sdk.clockErrorMs.afterFirstMinute.p99}`,
   ];
   for (const r of results) {
     rows.push([...sdkColumns(r.profile, r.sdk), f(r.naive.startSpreadMs), String(r.naive.clockErrorMs.p99), `${r.sdk.corrections.nudge}/${r.sdk.corrections.seek}`]);
