@@ -36,4 +36,13 @@ describe("ClockModel: bounded steps", () => {
     m.update(fit(100), 0);
     expect(m.update(fit(-5000), 1000)).toBeCloseTo(-5100);
   });
+
+  it("by default steps back at once for what the playback tiers would seek for, and slews what they would nudge", () => {
+    const m = new ClockModel();
+    m.update(fit(100), 0);
+    expect(m.update(fit(0), 1000)).toBeCloseTo(-100); // a start whose first pings all queued
+    expect(m.update(fit(-30), 2000)).toBeCloseTo(-1); // 30 ms: slewed in at 0.5 %
+    expect(m.pendingSlewMs(2000)).toBeCloseTo(29);
+    expect(m.pendingSlewMs(7800)).toBeCloseTo(0);
+  });
 });

@@ -9,16 +9,21 @@ export interface StepOptions {
   maxBackwardStepMs: number;
   /** A larger backward correction is spread out at this rate (ppm of elapsed device time). */
   slewPpm: number;
-  /** A change larger than this (either way) is taken at once: the device's clock was set or slept. */
+  /**
+   * A change larger than this (either way) is taken at once: the device's clock was set or
+   * slept, or the estimate was that far off.
+   */
   resetStepMs: number;
 }
 
 /**
  * Backward corrections are slewed at 0.5 %, the largest rate nudge the playback tiers use:
- * as inaudible, and a 40 ms error left by a bad start (a device whose first pings all queued)
- * is gone in 8 s instead of 40.
+ * as inaudible, and a 40 ms error is gone in 8 s. One larger than 40 ms (the playback tiers'
+ * seek threshold) is taken at once, as the tiers would seek for it: a device whose first
+ * pings all queued (a gateway busy with a room's worth of logins) started 100 ms off, and
+ * slewing that in kept it audibly off for 20 s.
  */
-export const DEFAULT_STEP_OPTIONS: StepOptions = { maxBackwardStepMs: 1, slewPpm: 5000, resetStepMs: 1000 };
+export const DEFAULT_STEP_OPTIONS: StepOptions = { maxBackwardStepMs: 1, slewPpm: 5000, resetStepMs: 40 };
 
 /**
  * The published clock: the filter's latest fit, plus whatever is left of a backward

@@ -81,6 +81,24 @@ describe("ClockSync: the shared filter on the device's axis", () => {
     }
   });
 
+  it("recovers at once from a start whose first pings all queued (a busy gateway), instead of slewing for seconds", () => {
+    const dev = deviceClock(-2_000, 40);
+    const sync = new ClockSync(dev.clock);
+    const exchange = (upQueueMs: number) => {
+      const t0 = dev.clock.now();
+      dev.advance(20 + upQueueMs);
+      const t1 = dev.serverNow;
+      dev.advance(20.05);
+      sync.addSample({ t0, t1, t2: t1 + 0.05, t3: dev.clock.now() });
+      dev.advance(250);
+    };
+    // The burst: every ping waited 200 ms for the gateway, so every sample says the server is 100 ms ahead.
+    for (let i = 0; i < 8; i++) exchange(200);
+    expect(sync.serverNow() - dev.serverNow).toBeGreaterThan(90);
+    for (let i = 0; i < 20; i++) exchange(0);
+    expect(Math.abs(sync.serverNow() - dev.serverNow)).toBeLessThan(1);
+  });
+
   it("pings in a burst, then every settleIntervalMs while the filter is young, then every intervalMs", async () => {
     jest.useFakeTimers({ now: 1_800_000_000_000 });
     try {
