@@ -38,6 +38,8 @@ export interface LocalRedisCluster {
   masters(): Promise<ClusterNodeAddress[]>;
   /** The masters that serve slots, with the number of keys each holds. */
   keysPerMaster(): Promise<Array<{ port: number; keys: number }>>;
+  /** The master that serves `key`'s slot now, and its replicas, as a live node sees it. */
+  shardOf(key: string): Promise<{ master: ClusterNodeLine; replicas: ClusterNodeLine[] }>;
 }
 
 export interface LocalRedisClusterOptions {
@@ -93,15 +95,27 @@ export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}
 
   const cli = async (port: number, ...args: string[]) => (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args])).stdout;
 
-  async function masters(): Promise<ClusterNodeAddress[]> {
+  /** Runs redis-cli on the first node that answers. */
+  async function ask(...args: string[]): Promise<string> {
     for (const port of servers.keys()) {
-      const answer = await cli(port, "CLUSTER", "NODES").catch(() => undefined);
-      if (answer === undefined) continue;
-      return parseClusterNodes(answer)
-        .filter((n) => n.flags.includes("master") && !n.flags.some((f) => f.startsWith("fail")) && n.slots.length > 0)
-        .map((n) => ({ host: n.host, port: n.port }));
+      const answer = await cli(port, ...args).catch(() => undefined);
+      if (answer !== undefined) return answer;
     }
     throw new Error("no node of the cluster answers");
+  }
+
+  async function masters(): Promise<ClusterNodeAddress[]> {
+    return parseClusterNodes(await ask("CLUSTER", "NODES"))
+      .filter((n) => n.flags.includes("master") && !n.flags.some((f) => f.startsWith("fail")) && n.slots.length > 0)
+      .map((n) => ({ host: n.host, port: n.port }));
+  }
+
+  async function shardOf(key: string): Promise<{ master: ClusterNodeLine; replicas: ClusterNodeLine[] }> {
+    const slot = Number((await ask("CLUSTER", "KEYSLOT", key)).trim());
+    const nodes = parseClusterNodes(await ask("CLUSTER", "NODES"));
+    const master = nodes.find((n) => n.flags.includes("master") && n.slots.some((range) => inRange(range, slot)));
+    if (master === undefined) throw new Error(`no master serves slot ${slot}`);
+    return { master, replicas: nodes.filter((n) => n.masterId === master.id) };
   }
 
   try {
@@ -143,6 +157,7 @@ export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}
         await startNode(port);
       },
       masters,
+      shardOf,
       async keysPerMaster() {
         return Promise.all((await masters()).map(async ({ port }) => ({ port, keys: Number((await cli(port, "DBSIZE")).trim()) })));
       },
@@ -226,6 +241,12 @@ export function parseClusterNodes(answer: string): ClusterNodeLine[] {
         slots: slots.filter((s) => !s.startsWith("[")),
       };
     });
+}
+
+/** True when `slot` is in a CLUSTER NODES slot range ("0-5460" or "7"). */
+function inRange(range: string, slot: number): boolean {
+  const [from, to = from] = range.split("-").map(Number) as [number, number?];
+  return slot >= from && slot <= to!;
 }
 
 /** How many healthy replicas a CLUSTER NODES answer lists. */

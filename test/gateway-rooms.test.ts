@@ -1,7 +1,7 @@
 import { createServer, type Http2Server } from "node:http2";
 import type { AddressInfo } from "node:net";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { createClient, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { Registry } from "prom-client";
 import { ClockSampleService } from "../gen/groovebox/clock/v1/clock_pb.js";
@@ -20,6 +20,7 @@ import { closeRedis, isRedisReady } from "../services/common/redis.js";
 import { createClockReporter } from "../services/gateway/clock-reporter.js";
 import { createGatewayMetrics } from "../services/gateway/metrics.js";
 import { createRoomHub } from "../services/gateway/room-hub.js";
+import { createRoomRefetch, type RoomRefetch } from "../services/gateway/room-refetch.js";
 import { createRoomRequests, RENEW_CONCURRENCY, type RoomRequests } from "../services/gateway/room-requests.js";
 import { StreamSession } from "../services/gateway/stream-session.js";
 import { eventually, WAIT_MS } from "./support/eventually.js";
@@ -46,11 +47,14 @@ describe("a stream's room states and events, in order", () => {
   const renewals = { held: [] as Array<() => void>, rooms: [] as string[], maxInFlight: 0 };
   /** Rooms whose reads are answered at once, with this state (and how many were). */
   const answering = new Map<string, { state: StateInit; reads: number }>();
+  /** Rooms whose next reads answer UNAVAILABLE (as while Redis fails over), and how many. */
+  const unavailable = new Map<string, number>();
   /** The state each join code attaches to. */
   const rooms = new Map<string, StateInit>();
   let server: Http2Server;
   let sessions: Http2SessionManager;
   let requests: RoomRequests;
+  let refetches: RoomRefetch;
 
   beforeAll(async () => {
     const routes = (router: ConnectRouter) => {
@@ -66,6 +70,11 @@ describe("a stream's room states and events, in order", () => {
       });
       router.service(RoomService, {
         getRoomState: (req) => {
+          const failures = unavailable.get(req.roomId) ?? 0;
+          if (failures > 0) {
+            unavailable.set(req.roomId, failures - 1);
+            return Promise.reject(new ConnectError("storage is unavailable; retry shortly", Code.Unavailable));
+          }
           const auto = answering.get(req.roomId);
           if (auto !== undefined) {
             auto.reads++;
@@ -83,12 +92,13 @@ describe("a stream's room states and events, in order", () => {
     sessions = new Http2SessionManager(baseUrl);
     const transport = createGrpcTransport({ baseUrl, sessionManager: sessions });
     const reporter = createClockReporter(createClient(ClockSampleService, transport), { batchDelayMs: 5, maxBatch: 10, maxQueued: 10 }, logger);
+    refetches = createRoomRefetch({ rooms: createClient(RoomService, transport), logger });
     const hub = createRoomHub({
       subscriber,
       logger,
       metrics,
       onMemberGone: (session, roomId, reason) => requests.memberGone(session, roomId, reason),
-      onMissed: (roomId, sessions) => void requests.refetch(roomId, sessions),
+      onMissed: (roomId, sessions) => void refetches.refetch(roomId, sessions),
       maxBacklog: BACKLOG,
     });
     requests = createRoomRequests({
@@ -101,6 +111,7 @@ describe("a stream's room states and events, in order", () => {
     });
   });
   afterAll(async () => {
+    refetches.stop();
     await closeRedis(subscriber);
     publisher.disconnect();
     sessions.abort();
@@ -202,7 +213,7 @@ describe("a stream's room states and events, in order", () => {
     await joined;
 
     // A refetch of the first room is on its way when the stream joins the second.
-    const refetched = requests.refetch(first, [session]);
+    const refetched = refetches.refetch(first, [session]);
     const oldRead = await nextRead(first);
     const moved = requests.join(session, "join-2", `code-${second}`);
     const newRead = await nextRead(second);
@@ -218,6 +229,33 @@ describe("a stream's room states and events, in order", () => {
       ["join-1", first],
       ["join-2", second],
     ]);
+  });
+
+  it("reads a room once for refetches that overlap, once more after them, and again after UNAVAILABLE", async () => {
+    const roomId = newId();
+    rooms.set(`code-${roomId}`, state(roomId, 0));
+    const [ada, bob] = [openStream(), openStream()];
+    for (const { session } of [ada, bob]) {
+      const joined = requests.join(session, "join", `code-${roomId}`);
+      if (session === ada.session) (await nextRead(roomId)).answer(state(roomId, 0));
+      await joined;
+    }
+
+    // Redis fails over: the first two reads answer UNAVAILABLE, then the read is retried.
+    unavailable.set(roomId, 2);
+    const first = refetches.refetch(roomId, [ada.session]);
+    const second = refetches.refetch(roomId, [ada.session, bob.session]);
+    (await nextRead(roomId)).answer(state(roomId, 1));
+    // The second loss may have come after that read began: one more read, for both streams.
+    (await nextRead(roomId)).answer(state(roomId, 2));
+    await Promise.all([first, second]);
+
+    expect(unavailable.get(roomId)).toBe(0);
+    expect(reads.filter((r) => r.roomId === roomId)).toEqual([]);
+    for (const { sent } of [ada, bob]) {
+      const refetched = sent.filter((m) => m.message.case === "roomState" && m.requestId === "");
+      expect(refetched.map((m) => (m.message.value as RoomState).seq)).toEqual([2n]);
+    }
   });
 
   it("drops a big room's events beyond its backlog, and its streams read the state again", async () => {

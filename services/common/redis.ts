@@ -50,13 +50,19 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
   const client: RedisClient =
     opts.clusterNodes && opts.clusterNodes.length > 0
       ? new Cluster([...opts.clusterNodes], {
-          redisOptions: { ...base, retryStrategy: undefined } as Cluster["options"]["redisOptions"],
+          redisOptions: { ...base, retryStrategy: undefined, enableAutoPipelining: false } as Cluster["options"]["redisOptions"],
           clusterRetryStrategy: base.retryStrategy!,
           // The cluster client has no time limit for commands queued while no node is reachable:
           // fail them at once instead (callers answer UNAVAILABLE), as a single Redis does after
           // commandTimeout.
           enableOfflineQueue: false,
-          enableAutoPipelining: true,
+          // No automatic pipelines on a cluster: ioredis sends one per node, and when a slot has
+          // moved (a failover, a resharding) the node answers MOVED for some of its commands;
+          // ioredis follows a redirection only when every command of the pipeline got the same
+          // one, so the others fail with MOVED, and keep going to the old node
+          // (redis/ioredis#2075, open for ioredis 6). One command at a time, each follows its
+          // MOVED, ASK or TRYAGAIN.
+          enableAutoPipelining: false,
           // Sharded pub/sub needs subscribers per shard; refreshing slots keeps them across a
           // failover (ioredis 5 otherwise loses sharded subscriptions).
           shardedSubscribers: true,
@@ -71,6 +77,14 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
 /**
  * A connection for BullMQ: it blocks on its connections and retries commands itself, so it
  * needs maxRetriesPerRequest null and never shares the services' connection.
+ *
+ * No `blockingTimeout` (ioredis 6's client-side limit for blocking commands), on purpose: it
+ * arms a referenced timer per blocking command, also for one waiting in the offline queue while
+ * the connection is reconnecting, and a disconnect() in that state flushes nothing
+ * (redis/ioredis#1247), so the timer keeps a stopped process alive until it fires. A worker's
+ * BZPOPMIN on a master that died needs no such limit: ioredis rejects it when the connection
+ * closes, and BullMQ (6.7) races each one against a watchdog of its timeout + 1 s that resets the
+ * blocking connection (the failover test kills the master of both queues while workers wait).
  */
 export function createQueueConnection(opts: Pick<RedisConnectionOptions, "url" | "clusterNodes" | "name">): RedisClient {
   if (opts.clusterNodes && opts.clusterNodes.length > 0) {

@@ -1,9 +1,11 @@
 import { fromBinary } from "@bufbuild/protobuf";
+import { Cluster } from "ioredis";
 import { RoomEventSchema, type LeaveReason } from "../../gen/groovebox/room/v1/room_pb.js";
 import { roomKeys } from "../common/keys.js";
 import type { Logger } from "../common/logger.js";
 import type { RedisClient } from "../common/redis.js";
 import { decodeRoomEventFrame } from "../common/room-events.js";
+import { watchClusterSubscriptions } from "./cluster-subscriptions.js";
 import type { GatewayMetrics } from "./metrics.js";
 import type { ServerMessageInit, StreamSession } from "./stream-session.js";
 
@@ -56,8 +58,9 @@ export function createRoomHub(deps: {
   /** A member of the room left (or timed out) while this gateway held a stream of theirs. */
   onMemberGone(session: StreamSession, roomId: string, reason: LeaveReason): void;
   /**
-   * Events of the room may have been missed (the subscriber reconnected, or an event's seq
-   * skipped ahead): the room's state should be sent again to these streams.
+   * Events of the room may have been missed (the subscriber reconnected or, on a Redis Cluster,
+   * subscribed again after a failover or a slot move, or an event's seq skipped ahead): the
+   * room's state should be sent again to these streams.
    */
   onMissed(roomId: string, sessions: StreamSession[]): void;
   /** Events waiting per room before the backlog is dropped (default MAX_ROOM_BACKLOG). */
@@ -106,6 +109,17 @@ export function createRoomHub(deps: {
     subscriberDown = false;
     for (const room of rooms.values()) deps.onMissed(room.roomId, [...room.sessions]);
   });
+  // On a cluster, one master failing or a slot moving interrupts some rooms' subscriptions only.
+  const clusterWatch =
+    deps.subscriber instanceof Cluster
+      ? watchClusterSubscriptions(deps.subscriber, {
+          logger: log,
+          resubscribed(channel) {
+            const room = byChannel.get(channel);
+            if (room !== undefined) deps.onMissed(room.roomId, [...room.sessions]);
+          },
+        })
+      : undefined;
 
   function deliver(session: StreamSession, room: LocalRoom, event: RoomEventMessage): void {
     if (session.roomId !== room.roomId) return;
@@ -140,6 +154,7 @@ export function createRoomHub(deps: {
   async function subscribe(room: LocalRoom): Promise<void> {
     await deps.subscriber.ssubscribe(room.channel);
     room.active = true;
+    if (rooms.get(room.roomId) === room) clusterWatch?.track(room.channel);
     deps.metrics.roomsSubscribed.set(rooms.size);
   }
 
@@ -188,6 +203,7 @@ export function createRoomHub(deps: {
       if (room === undefined || !room.sessions.delete(session) || room.sessions.size > 0) return;
       rooms.delete(roomId);
       byChannel.delete(room.channel);
+      clusterWatch?.untrack(room.channel);
       deps.metrics.roomsSubscribed.set(rooms.size);
       deps.subscriber.sunsubscribe(room.channel).catch((err: unknown) => {
         log.debug({ err, roomId }, "unsubscribe failed");

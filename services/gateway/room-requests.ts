@@ -27,7 +27,7 @@ export interface RoomRequestDeps {
 
 /**
  * What a stream does about rooms: join (by code on Connect, by id on Subscribe), leave,
- * refetch the state, send playback commands, and leave its room when it ends. Every call to
+ * read the state, send playback commands, and leave its room when it ends. Every call to
  * another service made for the user carries the user's own token; presence calls carry the
  * gateway's service credential.
  */
@@ -272,19 +272,6 @@ export function createRoomRequests(deps: RoomRequestDeps) {
     renewLeases(): Promise<void> {
       renewing ??= renewAll().finally(() => (renewing = undefined));
       return renewing;
-    },
-
-    /** Sends the room's state again to these streams (after a lost subscription or a gap), read once for all. */
-    async refetch(roomId: string, sessions: StreamSession[]): Promise<void> {
-      for (const s of sessions) s.holdEvents(roomId);
-      let state: RoomState | undefined;
-      try {
-        state = (await rooms.getRoomState({ roomId })).state;
-      } catch (err) {
-        logger.warn({ err, roomId }, "room state refetch failed");
-      } finally {
-        for (const s of sessions) s.releaseEvents(roomId, "", state);
-      }
     },
 
     /** Waits for the detach calls of ended streams (shutdown). */

@@ -24,6 +24,7 @@ import { createStreamCore } from "./stream-core.js";
 import { createMemberActivity } from "./member-activity.js";
 import { createGatewayMetrics } from "./metrics.js";
 import { createRoomHub } from "./room-hub.js";
+import { createRoomRefetch } from "./room-refetch.js";
 import { createRoomRequests, type RoomRequests } from "./room-requests.js";
 import { createPeerClockMonitor } from "./peer-clock-monitor.js";
 import { createAuthInterceptor } from "../common/auth/gate.js";
@@ -65,13 +66,14 @@ export function createGatewayServer(deps: GatewayServerDeps) {
     { onDropped: (n) => metrics.samplesDropped.inc(n), onFailed: (n) => metrics.samplesDropped.inc(n) },
   );
   const subscriber = duplicateRedis(deps.redis, "gateway-events", logger);
+  const refetches = createRoomRefetch({ rooms: roomsClient, logger });
   let requests: RoomRequests | undefined;
   const hub = createRoomHub({
     subscriber,
     logger,
     metrics,
     onMemberGone: (session, roomId, reason) => requests?.memberGone(session, roomId, reason),
-    onMissed: (roomId, sessions) => void requests?.refetch(roomId, sessions),
+    onMissed: (roomId, sessions) => void refetches.refetch(roomId, sessions),
   });
   const presenceClient = createClient(PresenceService, roomsTransport);
   const activity = createMemberActivity(presenceClient, logger);
@@ -168,6 +170,7 @@ export function createGatewayServer(deps: GatewayServerDeps) {
       clearInterval(renewal);
       peerClocks.stop();
       grpcShutdown.abort();
+      refetches.stop();
       await server.stop();
       await roomRequests.settle();
       await reporter.flush();

@@ -16,7 +16,9 @@ export default async function globalTeardown(): Promise<void> {
     const masters = await redis.keysPerMaster?.();
     if (masters !== undefined) {
       process.stdout.write(`Redis Cluster keys per master: ${masters.map((m) => `:${m.port} ${m.keys}`).join(", ")}\n`);
-      if (masters.length < 3 || masters.some((m) => m.keys === 0)) {
+      // A run of only files with clusters of their own stored nothing here: nothing to check.
+      const stored = masters.some((m) => m.keys > 0);
+      if (stored && (masters.length < 3 || masters.some((m) => m.keys === 0))) {
         throw new Error("the test run did not use every master of the cluster");
       }
     }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 // .ts: Jest loads global setup (which imports this file) without its module mapper.
-import { startLocalRedisCluster } from "../../scripts/local-redis-cluster.ts";
+import { startLocalRedisCluster, type LocalRedisCluster } from "../../scripts/local-redis-cluster.ts";
 import { freePort, redisServerInstalled, startLocalRedis, type LocalRedis } from "../../scripts/local-redis.ts";
 
 export const redisServerAvailable = redisServerInstalled;
@@ -33,6 +33,8 @@ export interface PrivateRedis {
   destroy(): Promise<void>;
   /** A cluster's masters with the number of keys each holds. */
   keysPerMaster?(): Promise<Array<{ port: number; keys: number }>>;
+  /** A cluster's nodes, for tests that kill one or move slots. */
+  cluster?: LocalRedisCluster;
 }
 
 /**
@@ -73,5 +75,6 @@ async function startPrivateCluster(opts: { persist?: boolean }): Promise<Private
     restart: () => cluster.restart(),
     destroy: () => cluster.destroy(),
     keysPerMaster: () => cluster.keysPerMaster(),
+    cluster,
   };
 }

@@ -129,6 +129,11 @@ export class TestStream {
     return this.take((m) => m.message.case === kind, kind, timeoutMs, true) as Promise<ServerMessageOf<C>>;
   }
 
+  /** The next message, whatever its kind. */
+  nextAny(timeoutMs = WAIT_MS): Promise<ServerMessage> {
+    return this.take(() => true, "message", timeoutMs, true);
+  }
+
   /** The next room event (a message with a sequence number), whatever its kind. */
   nextEvent(timeoutMs = WAIT_MS): Promise<ServerMessage> {
     return this.take((m) => m.seq > 0n, "room event", timeoutMs, true);

@@ -1,0 +1,106 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ServerMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
+import { eventually, WAIT_MS } from "./eventually.js";
+import type { Guest } from "./rooms-client.js";
+import type { TestStream } from "./stream-client.js";
+
+/** Everything a stream receives, in order, as it arrives. */
+export interface StreamRecord {
+  messages: ServerMessage[];
+  /** Resolves with the first message from index `from` on that matches, waiting for it. */
+  waitFor(match: (m: ServerMessage) => boolean, what: string, from?: number): Promise<ServerMessage>;
+  /** Ends the stream and resolves once recording has stopped. */
+  stop(): Promise<void>;
+}
+
+/** Records every message of a stream (tests look back at what came, and wait for what comes). */
+export function recordStream(stream: TestStream): StreamRecord {
+  const messages: ServerMessage[] = [];
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      const message = await stream.nextAny(10 * WAIT_MS).catch(() => undefined);
+      if (message === undefined) return;
+      messages.push(message);
+    }
+  })();
+  return {
+    messages,
+    waitFor: (match, what, from = 0) => eventually(async () => messages.slice(from).find(match), WAIT_MS, what),
+    stop() {
+      stopped = true;
+      stream.cancel();
+      return done;
+    },
+  };
+}
+
+/**
+ * Where a stream's room events do not follow each other one by one (seq + 1) and no room state
+ * came between to bring the client up to date, or a room state went back behind events already
+ * delivered: what a client would silently miss. Empty when the stream saw everything.
+ */
+export function unexplainedGaps(messages: readonly ServerMessage[]): string[] {
+  const gaps: string[] = [];
+  let seq: bigint | undefined;
+  for (const m of messages) {
+    if (m.message.case === "roomState") {
+      const stateSeq = m.message.value.seq;
+      if (seq !== undefined && stateSeq < seq) gaps.push(`room state at ${stateSeq} after event ${seq}`);
+      seq = stateSeq;
+    } else if (m.seq > 0n) {
+      if (seq !== undefined && m.seq !== seq + 1n) gaps.push(`event ${m.seq} after ${seq}`);
+      seq = m.seq;
+    }
+  }
+  return gaps;
+}
+
+/** One command of the traffic: which room, which command, when it was answered (Date.now()), and its error code, if any. */
+export interface CommandOutcome {
+  roomId: string;
+  op: "seek" | "read";
+  at: number;
+  code?: Code;
+}
+
+/**
+ * DJ traffic on playing rooms, one loop per room until stopped: a seek (its answer's timeline
+ * version is what the room acknowledged) and a read of the room's state by another member.
+ * Every answer is recorded. Paced, so that a few rooms do not take a loaded machine's CPU.
+ */
+export function roomTraffic(dj: Guest, member: Guest, roomIds: readonly string[], paceMs = 50) {
+  /** The newest timeline version acknowledged per room. */
+  const acked = new Map<string, bigint>();
+  const outcomes: CommandOutcome[] = [];
+  let stopped = false;
+  const record = async (roomId: string, op: CommandOutcome["op"], call: () => Promise<unknown>) => {
+    try {
+      await call();
+      outcomes.push({ roomId, op, at: Date.now() });
+    } catch (err) {
+      outcomes.push({ roomId, op, at: Date.now(), code: ConnectError.from(err).code });
+    }
+  };
+  const loops = roomIds.map(async (roomId, i) => {
+    for (let position = i * 1000; !stopped; position = (position + 777) % 600_000) {
+      await record(roomId, "seek", async () => {
+        const { state } = await dj.playback.seek({ roomId, positionMs: position }, dj.auth);
+        if (state!.version > (acked.get(roomId) ?? 0n)) acked.set(roomId, state!.version);
+      });
+      await record(roomId, "read", () => member.rooms.getRoomState({ roomId }, member.auth));
+      await new Promise((r) => setTimeout(r, paceMs));
+    }
+  });
+  return {
+    acked,
+    outcomes,
+    /** Resolves with the first outcome after `since` that matches, waiting for it. */
+    waitFor: (match: (o: CommandOutcome) => boolean, what: string, since = 0) =>
+      eventually(async () => outcomes.find((o) => o.at >= since && match(o)), WAIT_MS, what),
+    async stop(): Promise<void> {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
