@@ -7,7 +7,7 @@
  */
 import type { Cluster, Redis } from "ioredis";
 import { codeKey, playbackEndQueuePrefix, presenceDueKey, roomKeys, sessionKeys, userKeys } from "../services/common/keys.js";
-import { TRACK_END_QUEUE, trackEndJobId } from "../services/playback/track-end.js";
+import { TRACK_END_QUEUE, trackEndJobPrefix } from "../services/playback/track-end.js";
 import { syncMemory } from "./sync-redis.js";
 
 export interface PlayingRoom {
@@ -28,6 +28,8 @@ export async function roomMemory(redis: Redis | Cluster, rooms: PlayingRoom[], s
   const usages = async (keys: string[]) => sum(await Promise.all(keys.map(usage)));
   const totals = { state: 0, members: 0, rttIndex: 0, roomLeases: 0, streamClocks: 0, userKeys: 0, trackEndJob: 0 };
   const sample = rooms.slice(0, SAMPLE);
+  // End jobs are named after their end time too: find each room's among the waiting ones.
+  const endJobs = await redis.zrange(`${playbackEndQueuePrefix}:${TRACK_END_QUEUE}:delayed`, "0", "-1");
   for (const { roomId: id, roomCode, version } of sample) {
     const k = roomKeys;
     totals.state += await usages([k.meta(id), k.currentDj(id), k.playback(id), k.seq(id), codeKey(roomCode)]);
@@ -39,7 +41,8 @@ export async function roomMemory(redis: Redis | Cluster, rooms: PlayingRoom[], s
       totals.streamClocks += await usages([s.clockSamples(sessionId), s.clockEstimate(sessionId), s.clockOffset(sessionId), s.lastRtt(sessionId)]);
       totals.userKeys += await usages([userKeys.streams(userId), userKeys.devices(userId), userKeys.roomsCreated(userId)]);
     }
-    totals.trackEndJob += await usage(`${playbackEndQueuePrefix}:${TRACK_END_QUEUE}:${trackEndJobId(id, version)}`);
+    const endJob = endJobs.find((jobId) => jobId.startsWith(trackEndJobPrefix(id, version)));
+    if (endJob !== undefined) totals.trackEndJob += await usage(`${playbackEndQueuePrefix}:${TRACK_END_QUEUE}:${endJob}`);
   }
   const perRoom = Object.fromEntries(Object.entries(totals).map(([group, bytes]) => [group, Math.round(bytes / sample.length)]));
   const shared = await usages([`${playbackEndQueuePrefix}:${TRACK_END_QUEUE}:delayed`, presenceDueKey]);

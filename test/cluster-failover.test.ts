@@ -47,7 +47,14 @@ describeWithRedisServer("Redis Cluster: a master fails", () => {
       redis: redis.target,
       gateways: 2,
       schedulers: 1,
-      sync: { syncQueueTag: await tagOn(cluster, victim, "playback-sync"), syncIntervalMs: SYNC_INTERVAL_MS },
+      sync: {
+        syncQueueTag: await tagOn(cluster, victim, "playback-sync"),
+        syncIntervalMs: SYNC_INTERVAL_MS,
+        // BullMQ makes a room's next tick job as a worker takes the current one; made while the
+        // master is down, it fails, and the reconcile gives the room a new one (every 60 s in
+        // production).
+        syncReconcileIntervalMs: 2000,
+      },
     });
     [ada, bob] = await Promise.all([guest(stack.gatewayUrls[0]!, "Ada"), guest(stack.gatewayUrls[1]!, "Bob")]);
   });

@@ -91,6 +91,12 @@ export function createQueueConnection(opts: Pick<RedisConnectionOptions, "url" |
     return new Cluster([...opts.clusterNodes], {
       redisOptions: { connectionName: opts.name, maxRetriesPerRequest: null },
       slotsRefreshTimeout: SLOTS_REFRESH_TIMEOUT_MS,
+      // No ready check (CLUSTER INFO until cluster_state:ok): when it fails, ioredis reconnects
+      // but never settles the connect() that asked, and BullMQ awaits that promise when it
+      // resets a worker's blocking connection (its watchdog does, after a BZPOPMIN on a master
+      // that died); the worker then waits forever. Connected without it while the cluster is
+      // down, commands get CLUSTERDOWN, which ioredis and BullMQ retry.
+      enableReadyCheck: false,
     });
   }
   return new Redis(opts.url, { connectionName: opts.name, maxRetriesPerRequest: null });

@@ -23,8 +23,14 @@ interface EndJob {
  */
 const EARLY_MS = 250;
 
-/** The id of the job that ends a room's track at one timeline version. */
-export const trackEndJobId = (roomId: string, version: number) => `${roomId}-v${version}`;
+/**
+ * A version's end job, named after the end time too: a change that loses its compare-and-set
+ * after its hook added a job may leave one with the same version and another end.
+ */
+const jobId = (roomId: string, version: number, endAtMs: number) => `${trackEndJobPrefix(roomId, version)}${Math.round(endAtMs)}`;
+
+/** How the ids of a room's end jobs for one timeline version begin. */
+export const trackEndJobPrefix = (roomId: string, version: number) => `${roomId}-v${version}-`;
 
 /**
  * When a playing track has a known duration, a delayed BullMQ job fires at its end: the room
@@ -52,9 +58,12 @@ export function createTrackEndTimer(deps: {
     await deps.run()({
       roomId,
       djId: "",
-      expectedVersion: BigInt(version),
       change: PlaybackChange.ENDED,
       transition: (t, nowMs) => {
+        // The job is stored just before its change (see hooks.beforeCommit): a job due at once
+        // may come before the change is. Failing, it is tried again shortly.
+        if (t.version < version) throw new Error(`timeline version ${version} is not stored yet`);
+        if (t.version > version) throw new TimelineStateError("the timeline moved on");
         // The runner sees a track past its end as idle already; anything else did not end.
         if (t.trackId !== "" || nowMs < endAtMs) throw new TimelineStateError("the track has not ended");
         return { ...IDLE };
@@ -68,15 +77,25 @@ export function createTrackEndTimer(deps: {
   }
 
   const hooks: PlaybackHooks = {
-    async committed(roomId: string, previous: Timeline, next: Timeline, nowMs: number) {
-      await queue.remove(trackEndJobId(roomId, previous.version));
+    /**
+     * The end job is stored before the change that makes it due, so a change that was
+     * acknowledged has its job even when Redis fails right after the answer (a job added after
+     * it would be lost then, and the track would never end). A change that then loses its
+     * compare-and-set leaves a job for a version that never was: it ends nothing.
+     */
+    async beforeCommit(roomId: string, next: Timeline, nowMs: number) {
       const end = endTime(next);
       if (end === undefined) return;
       await queue.add(
         "end",
         { roomId, version: next.version, endAtMs: end },
-        { jobId: trackEndJobId(roomId, next.version), delay: Math.max(0, end - nowMs - EARLY_MS) },
+        { jobId: jobId(roomId, next.version, end), delay: Math.max(0, end - nowMs - EARLY_MS) },
       );
+    },
+    /** The job of the version before goes (one left behind finds its version gone and ends nothing). */
+    async committed(roomId: string, previous: Timeline) {
+      const end = endTime(previous);
+      if (end !== undefined) await queue.remove(jobId(roomId, previous.version, end));
     },
   };
 

@@ -28,9 +28,16 @@ export function testRedisTarget(): RedisTarget {
 /** A logger for services under test: silent unless TEST_LOG_LEVEL is set. */
 export const testLogger = (name: string): Logger => createLogger(name, process.env.TEST_LOG_LEVEL ?? "silent");
 
-/** A service's connection, as main.ts would make it. */
+/**
+ * How long a command of a service under test may take: longer than in production (1.5 s),
+ * since a loaded 2-core machine can stall the process that long; a command still waits for
+ * nothing when Redis is down (it fails at once then).
+ */
+const TEST_COMMAND_TIMEOUT_MS = 10_000;
+
+/** A service's connection, as main.ts would make it (but for the command timeout). */
 export function testRedis(name: string, target = testRedisTarget()): RedisClient {
-  return createRedis({ ...target, name, logger: testLogger(name) });
+  return createRedis({ ...target, name, logger: testLogger(name), commandTimeoutMs: TEST_COMMAND_TIMEOUT_MS });
 }
 
 /**
