@@ -40,6 +40,13 @@ export interface LocalRedisCluster {
   keysPerMaster(): Promise<Array<{ port: number; keys: number }>>;
   /** The master that serves `key`'s slot now, and its replicas, as a live node sees it. */
   shardOf(key: string): Promise<{ master: ClusterNodeLine; replicas: ClusterNodeLine[] }>;
+  /**
+   * Moves the slot of `key` to the master on port `toPort`, as `redis-cli --cluster reshard`
+   * does: the slot is IMPORTING on the target and MIGRATING on its master, its keys go over with
+   * MIGRATE a few at a time, then every master is told the new owner. `midway` runs once the
+   * slot is migrating and its first keys have moved (clients are redirected with ASK then).
+   */
+  moveSlot(key: string, toPort: number, opts?: { midway?(from: ClusterNodeLine): Promise<void> }): Promise<void>;
 }
 
 export interface LocalRedisClusterOptions {
@@ -118,6 +125,27 @@ export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}
     return { master, replicas: nodes.filter((n) => n.masterId === master.id) };
   }
 
+  async function moveSlot(key: string, toPort: number, opts: { midway?(from: ClusterNodeLine): Promise<void> } = {}): Promise<void> {
+    const slot = (await ask("CLUSTER", "KEYSLOT", key)).trim();
+    const { master: from } = await shardOf(key);
+    const nodes = parseClusterNodes(await ask("CLUSTER", "NODES"));
+    const to = nodes.find((n) => n.port === toPort && n.flags.includes("master"));
+    if (to === undefined) throw new Error(`no master on port ${toPort}`);
+    await cli(to.port, "CLUSTER", "SETSLOT", slot, "IMPORTING", from.id);
+    await cli(from.port, "CLUSTER", "SETSLOT", slot, "MIGRATING", to.id);
+    for (let batch = 0; ; batch++) {
+      const keys = (await cli(from.port, "CLUSTER", "GETKEYSINSLOT", slot, "5")).split("\n").filter((k) => k !== "");
+      if (keys.length > 0) await cli(from.port, "MIGRATE", to.host, String(to.port), "", "0", "5000", "KEYS", ...keys);
+      if (batch === 0) await opts.midway?.(from);
+      if (keys.length === 0) break;
+    }
+    // The new owner first, then the old one, then the others (as redis-cli does).
+    const masters = nodes.filter((n) => n.flags.includes("master") && !n.flags.some((f) => f.startsWith("fail")));
+    for (const node of [to, from, ...masters.filter((n) => n.id !== to.id && n.id !== from.id)]) {
+      await cli(node.port, "CLUSTER", "SETSLOT", slot, "NODE", to.id);
+    }
+  }
+
   try {
     // Two ports per node (clients, cluster bus), all different: the system may offer a port again.
     const taken = new Set<number>();
@@ -158,6 +186,7 @@ export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}
       },
       masters,
       shardOf,
+      moveSlot,
       async keysPerMaster() {
         return Promise.all((await masters()).map(async ({ port }) => ({ port, keys: Number((await cli(port, "DBSIZE")).trim()) })));
       },

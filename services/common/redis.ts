@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "./logger.js";
+import { retryWithBackoff, type Backoff } from "./retry.js";
 
 /** A connection to a single Redis or to a Redis Cluster; the code uses one API for both. */
 export type RedisClient = Redis | Cluster;
@@ -63,6 +64,11 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
           // (redis/ioredis#2075, open for ioredis 6). One command at a time, each follows its
           // MOVED, ASK or TRYAGAIN.
           enableAutoPipelining: false,
+          // A multi-key command (every room script) on a slot that is being moved, with its keys
+          // on both sides, is answered TRYAGAIN; ioredis tries again up to 16 times (its
+          // maxRedirections). 50 ms apart those end inside the command timeout, so the error
+          // says TRYAGAIN, and LuaScript.run tries on (see MIGRATION_BACKOFF).
+          retryDelayOnTryAgain: 50,
           // Sharded pub/sub needs subscribers per shard; refreshing slots keeps them across a
           // failover (ioredis 5 otherwise loses sharded subscriptions).
           shardedSubscribers: true,
@@ -149,8 +155,27 @@ export async function closeRedis(client: RedisClient): Promise<void> {
 }
 
 /**
+ * How long a script waits out the move of its slot to another master (a cluster being
+ * rebalanced) beyond ioredis's own retries: pauses of 100 ms doubling to 500 ms, 8 tries, about
+ * 3 s in all. A slot of a few hundred rooms moves in well under a second.
+ */
+export const MIGRATION_BACKOFF: Backoff = { firstMs: 100, maxMs: 500, tries: 8 };
+
+/**
+ * A script ioredis gave up on while slots move, after answers that mean "not run here": TRYAGAIN
+ * (its keys are on both sides of a migration), or 16 redirections ending in MOVED or ASK. The
+ * latter happens when a slot has just moved: on a MOVED for one slot, ioredis points its whole
+ * cached slot range at the new owner (the range shares one array), so commands for the range's
+ * other slots bounce between the two masters until it reads the slot map again. Trying again is
+ * what ioredis itself does with these answers, only for longer.
+ */
+const isMidMigration = (err: unknown) =>
+  err instanceof Error && (err.message.includes("TRYAGAIN") || /^Too many Cluster redirections\. Last error: \w*Error: (MOVED|ASK) /.test(err.message));
+
+/**
  * A Lua script run by EVALSHA, loaded with EVAL when the server does not know it yet. All
- * keys a script touches must share one hash tag (see keys.ts).
+ * keys a script touches must share one hash tag (see keys.ts). While slots move, a script
+ * ioredis gave up on after redirections is tried again (MIGRATION_BACKOFF).
  */
 export class LuaScript {
   private readonly sha: string;
@@ -159,7 +184,11 @@ export class LuaScript {
     this.sha = createHash("sha1").update(source).digest("hex");
   }
 
-  async run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
+  run(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
+    return retryWithBackoff(() => this.runOnce(redis, keys, args), { ...MIGRATION_BACKOFF, retryable: isMidMigration });
+  }
+
+  private async runOnce(redis: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (err) {

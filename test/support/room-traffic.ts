@@ -73,13 +73,18 @@ export function roomTraffic(dj: Guest, member: Guest, roomIds: readonly string[]
   /** The newest timeline version acknowledged per room. */
   const acked = new Map<string, bigint>();
   const outcomes: CommandOutcome[] = [];
+  /** When the command in progress in each room was sent. */
+  const sentAt = new Map<string, number>();
   let stopped = false;
   const record = async (roomId: string, op: CommandOutcome["op"], call: () => Promise<unknown>) => {
+    sentAt.set(roomId, Date.now());
     try {
       await call();
       outcomes.push({ roomId, op, at: Date.now() });
     } catch (err) {
       outcomes.push({ roomId, op, at: Date.now(), code: ConnectError.from(err).code });
+    } finally {
+      sentAt.delete(roomId);
     }
   };
   const loops = roomIds.map(async (roomId, i) => {
@@ -95,6 +100,8 @@ export function roomTraffic(dj: Guest, member: Guest, roomIds: readonly string[]
   return {
     acked,
     outcomes,
+    /** How long the room's command in progress has waited for its answer, ms (0: none in progress). */
+    waiting: (roomId: string) => Date.now() - (sentAt.get(roomId) ?? Date.now()),
     /** Resolves with the first outcome after `since` that matches, waiting for it. */
     waitFor: (match: (o: CommandOutcome) => boolean, what: string, since = 0) =>
       eventually(async () => outcomes.find((o) => o.at >= since && match(o)), WAIT_MS, what),
