@@ -11,7 +11,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Cluster, Redis } from "ioredis";
 import { AuthService } from "../gen/groovebox/auth/v1/auth_pb.js";
-import { startLocalRedisCluster, type ClusterNodeAddress } from "../scripts/local-redis-cluster.js";
+import { startLocalRedisCluster, type ClusterNodeAddress, type LocalRedisCluster } from "../scripts/local-redis-cluster.js";
 import { freePort, redisServerInstalled, startLocalRedis } from "../scripts/local-redis.js";
 import { spawnService, stopProcesses, waitHealthy, type ServiceName } from "../scripts/processes.js";
 import { percentile } from "../services/common/stats.js";
@@ -33,6 +33,8 @@ export interface BenchStack {
   redisUrl: string;
   /** A Redis Cluster's nodes (masters first), or empty for a single Redis. */
   redisClusterNodes: ClusterNodeAddress[];
+  /** The private Redis Cluster the services use, with `redis: "cluster"`. */
+  cluster?: LocalRedisCluster;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,8 @@ interface BenchRedis {
   url: string;
   clusterNodes: ClusterNodeAddress[];
   pid?: number;
+  /** The private cluster itself (its nodes can be stopped and started: bench:failover). */
+  cluster?: LocalRedisCluster;
   /** Stops it and removes its files. */
   destroy(): Promise<void>;
 }
@@ -55,7 +59,7 @@ async function startBenchRedis(mode: BenchRedisMode): Promise<BenchRedis | undef
   if (mode === "cluster") {
     const cluster = await startLocalRedisCluster();
     const first = cluster.nodes[0]!;
-    return { url: `redis://${first.host}:${first.port}`, clusterNodes: cluster.nodes, destroy: () => cluster.destroy() };
+    return { url: `redis://${first.host}:${first.port}`, clusterNodes: cluster.nodes, cluster, destroy: () => cluster.destroy() };
   }
   if (!redisServerInstalled()) return undefined;
   const redis = await startLocalRedis({ port: await freePort() });
@@ -159,6 +163,7 @@ export async function startBenchStack(opts: {
     backendPids: [...children.map((c) => c.pid!).filter((pid) => !notBackend.has(pid)), ...(redis?.pid ? [redis.pid] : [])],
     redisUrl: env.REDIS_URL!,
     redisClusterNodes: redis?.clusterNodes ?? [],
+    cluster: redis?.cluster,
     /** Gateways first (they flush to the others), then the rest, then Redis. */
     stop: stopAll,
   };

@@ -24,7 +24,11 @@ export interface LocalRedisCluster {
   nodeList: string;
   /** Kills one node with SIGKILL (no shutdown, no final write), as a crash would. */
   kill(port: number): Promise<void>;
-  /** Starts a node that was killed or stopped again, with its old identity (and data, with persist). */
+  /**
+   * Starts a node that was killed or stopped again, with its old identity (and data, with
+   * persist), and waits until the cluster is whole again (a master that was failed over comes
+   * back as its replica's replica, in sync).
+   */
   revive(port: number): Promise<void>;
   /** Stops every node (SIGTERM) and waits for them; with persist, `restart()` brings them back. */
   stop(): Promise<void>;
@@ -183,6 +187,7 @@ export async function startLocalRedisCluster(opts: LocalRedisClusterOptions = {}
       },
       async revive(port) {
         await startNode(port);
+        await waitUntilReady(ports, masterCount * replicas, cli);
       },
       masters,
       shardOf,
