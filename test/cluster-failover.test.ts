@@ -4,9 +4,9 @@ import type { ServerMessage } from "../gen/groovebox/gateway/v1/gateway_pb.js";
 import { PlaybackChange } from "../gen/groovebox/playback/v1/playback_pb.js";
 import { playbackEndQueuePrefix, roomKeys } from "../services/common/keys.js";
 import type { ClusterNodeLine, LocalRedisCluster } from "../scripts/local-redis-cluster.js";
-import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
+import { guest, type Guest } from "./support/rooms-client.js";
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from "./support/redis-server.js";
-import { recordStream, roomTraffic, unexplainedGaps, type StreamRecord } from "./support/room-traffic.js";
+import { playingRoom, roomTraffic, unexplainedGaps, type StreamRecord } from "./support/room-traffic.js";
 import { startStack, type Stack } from "./support/stack.js";
 
 // A cluster of its own to kill a master of (in both modes): needs redis-server.
@@ -67,19 +67,11 @@ describeWithRedisServer("Redis Cluster: a master fails", () => {
     await redis?.destroy();
   });
 
-  /** A room Ada created and plays, joined by Ada (gateway 0) and Bob (gateway 1) on streams. */
-  async function playingRoom(): Promise<PlayingRoom & { onVictim: boolean }> {
-    const state = (await ada.rooms.createRoom({}, ada.auth)).state!;
-    const streams: StreamRecord[] = [];
-    for (const member of [ada, bob]) {
-      const stream = await member.connect();
-      await joinOnStream(stream, state.roomCode);
-      streams.push(recordStream(stream));
-      running.push(streams.at(-1)!);
-    }
-    await ada.playback.start({ roomId: state.roomId, trackId: "song" }, ada.auth);
-    const onVictim = (await cluster.shardOf(roomKeys.meta(state.roomId))).master.id === victim.id;
-    return { roomId: state.roomId, streams, onVictim };
+  /** A room Ada created and plays, joined by Ada (gateway 0) and Bob (gateway 1) on streams; is it on the victim? */
+  async function playingRoomOnShard(): Promise<PlayingRoom & { onVictim: boolean }> {
+    const room = await playingRoom(ada, bob, (stream) => running.push(stream));
+    const onVictim = (await cluster.shardOf(roomKeys.meta(room.roomId))).master.id === victim.id;
+    return { ...room, onVictim };
   }
 
   it("answers UNAVAILABLE during the gap, loses nothing acknowledged, and streams, ticks and track ends resume", async () => {
@@ -87,7 +79,7 @@ describeWithRedisServer("Redis Cluster: a master fails", () => {
     const onVictim: PlayingRoom[] = [];
     const elsewhere: PlayingRoom[] = [];
     while (onVictim.length < 2 || elsewhere.length < 1) {
-      const room = await playingRoom();
+      const room = await playingRoomOnShard();
       if (room.onVictim && onVictim.length < 2) onVictim.push(room);
       else if (!room.onVictim && elsewhere.length < 1) elsewhere.push(room);
       else await Promise.all(room.streams.map((s) => s.stop()));
@@ -102,7 +94,7 @@ describeWithRedisServer("Redis Cluster: a master fails", () => {
     running.push(traffic);
     await traffic.waitFor((o) => o.code === undefined && o.roomId === onVictim[0]!.roomId, "traffic");
     // A track that ends a few seconds from now, after the kill: its end job waits on the dead master.
-    const ending = await playingRoom();
+    const ending = await playingRoomOnShard();
     const started = await ada.playback.start({ roomId: ending.roomId, trackId: "short", trackDurationMs: 3000 }, ada.auth);
 
     const killedAt = Date.now();

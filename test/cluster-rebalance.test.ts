@@ -2,9 +2,9 @@ import { PlaybackChange } from "../gen/groovebox/playback/v1/playback_pb.js";
 import { roomKeys } from "../services/common/keys.js";
 import type { LocalRedisCluster } from "../scripts/local-redis-cluster.js";
 import { eventually } from "./support/eventually.js";
-import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
+import { guest, type Guest } from "./support/rooms-client.js";
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from "./support/redis-server.js";
-import { recordStream, roomTraffic, unexplainedGaps, type StreamRecord } from "./support/room-traffic.js";
+import { playingRoom, roomTraffic, unexplainedGaps } from "./support/room-traffic.js";
 import { startStack, type Stack } from "./support/stack.js";
 
 // A cluster of its own to move slots on (in both modes): needs redis-server.
@@ -47,22 +47,10 @@ describeWithRedisServer("Redis Cluster: slots move while rooms play", () => {
     await redis?.destroy();
   });
 
-  /** A room Ada created and plays, joined by Ada (gateway 0) and Bob (gateway 1) on streams. */
-  async function playingRoom(): Promise<{ roomId: string; streams: StreamRecord[] }> {
-    const state = (await ada.rooms.createRoom({}, ada.auth)).state!;
-    const streams: StreamRecord[] = [];
-    for (const member of [ada, bob]) {
-      const stream = await member.connect();
-      await joinOnStream(stream, state.roomCode);
-      streams.push(recordStream(stream));
-      running.push(streams.at(-1)!);
-    }
-    await ada.playback.start({ roomId: state.roomId, trackId: "song" }, ada.auth);
-    return { roomId: state.roomId, streams };
-  }
-
   it("redirects commands, loses no event and answers no error while the slots of playing rooms move", async () => {
-    const rooms = [await playingRoom(), await playingRoom(), await playingRoom()];
+    // Ada (gateway 0) is the DJ, Bob (gateway 1) a member.
+    const rooms = [];
+    for (let i = 0; i < 3; i++) rooms.push(await playingRoom(ada, bob, (stream) => running.push(stream)));
     const streams = rooms.flatMap((r) => r.streams);
     const traffic = roomTraffic(ada, bob, rooms.map((r) => r.roomId));
     running.push(traffic);

@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ServerMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { eventually, WAIT_MS } from "./eventually.js";
-import type { Guest } from "./rooms-client.js";
+import { joinOnStream, type Guest } from "./rooms-client.js";
 import type { TestStream } from "./stream-client.js";
 
 /** Everything a stream receives, in order, as it arrives. */
@@ -54,6 +54,24 @@ export function unexplainedGaps(messages: readonly ServerMessage[]): string[] {
     }
   }
   return gaps;
+}
+
+/**
+ * A room `dj` creates and plays, joined on recorded streams by `dj` and `member` (each through
+ * their own gateway). `started` is told of each stream as soon as it is open (to stop it even
+ * when a later step fails).
+ */
+export async function playingRoom(dj: Guest, member: Guest, started: (stream: StreamRecord) => void): Promise<{ roomId: string; streams: StreamRecord[] }> {
+  const state = (await dj.rooms.createRoom({}, dj.auth)).state!;
+  const streams: StreamRecord[] = [];
+  for (const guest of [dj, member]) {
+    const stream = await guest.connect();
+    await joinOnStream(stream, state.roomCode);
+    streams.push(recordStream(stream));
+    started(streams.at(-1)!);
+  }
+  await dj.playback.start({ roomId: state.roomId, trackId: "song" }, dj.auth);
+  return { roomId: state.roomId, streams };
 }
 
 /** One command of the traffic: which room, which command, when it was answered (Date.now()), and its error code, if any. */
