@@ -58,6 +58,9 @@ describe("scheduler processes", () => {
       SYNC_LEAD_MS: String(LEAD),
       SYNC_MAX_LATENESS_MS: "60000",
       SYNC_QUEUE_TAG: stack.sync.syncQueueTag,
+      // As the in-process services of the tests: a loaded machine can stall a command past 1.5 s,
+      // and a tick that fails that way would count as an error.
+      REDIS_COMMAND_TIMEOUT_MS: "10000",
     });
     running.push(proc);
     return proc;

@@ -175,6 +175,8 @@ export const commonSettings = {
   operatorHost: stringSetting("OPERATOR_HOST", "127.0.0.1"),
   redisUrl: urlSetting("REDIS_URL", "redis://127.0.0.1:6379", ["redis", "rediss"]),
   redisClusterNodes: hostPortListSetting("REDIS_CLUSTER_NODES"),
+  /** How long a Redis command may wait before it fails (then the caller answers UNAVAILABLE). */
+  redisCommandTimeoutMs: numberSetting("REDIS_COMMAND_TIMEOUT_MS", 1500, { min: 100, max: 60_000, integer: true }),
   jwtSecret: optionalStringSetting("JWT_SECRET", { minLength: 32 }),
   shutdownGraceMs: numberSetting("SHUTDOWN_GRACE_MS", 10_000, { min: 0, max: 120_000, integer: true }),
   /** How often a process measures the host's realtime clock again (see clock/host-clock.ts). */

@@ -42,6 +42,7 @@ export function createRuntime<S extends ConfigSpec>(service: string, spec: S, en
     clusterNodes: config.redisClusterNodes,
     name: service,
     logger,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
   });
   return {
     config,
