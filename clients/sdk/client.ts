@@ -229,9 +229,11 @@ export class GrooveboxClient extends Emitter<GrooveboxClientEvents> {
 
   /**
    * Sets the device's audio output latency (ms), e.g. Web Audio's outputLatency * 1000, and
-   * tells the room at once (unless reports are off): its next start leaves room for it.
+   * tells the room at once when it changed (unless reports are off): its next start leaves room
+   * for it. Apps may call it as often as they read their output (the page does every 2 s).
    */
   setOutputLatency(ms: number): void {
+    if (ms === this.playback.outputLatencyMs) return;
     this.playback.outputLatencyMs = ms;
     if (this.reportTimer !== undefined) this.sendReport();
   }
