@@ -133,6 +133,20 @@ export function isRedisReady(client: RedisClient): boolean {
 }
 
 /**
+ * Resolves once the client can run commands (at once when it can), or when `cancelled` resolves
+ * first. A cluster client fails commands while it is not ready (no offline queue, see createRedis).
+ */
+export function whenRedisReady(client: RedisClient, cancelled: Promise<void>): Promise<void> {
+  if (isRedisReady(client)) return Promise.resolve();
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+    client.once("ready", onReady);
+  });
+  return Promise.race([ready, cancelled]).finally(() => client.off("ready", onReady));
+}
+
+/**
  * Closes a connection and resolves once it is closed for good: QUIT when connected (pending
  * replies arrive first), else disconnect. Closing a closed connection does nothing, so two
  * stops never leave ioredis's timer for a second close behind.
