@@ -153,7 +153,9 @@ describe("the SDK against the real services, through delaying links", () => {
     const gateway = new URL(stack.gatewayUrls[0]!);
     const proxy = await startDelayProxy({ target: { host: gateway.hostname, port: Number(gateway.port) }, profile: link(2) });
     proxies.push(proxy);
-    const env = nodeEnvironment({ baseUrl: `http://127.0.0.1:${proxy.port}`, keepalive: { pingIntervalMs: 100, pingTimeoutMs: 100 } });
+    // Keepalive PINGs often, but a timeout a loaded machine cannot reach while the link still
+    // answers (100 ms did: a PING answered late ended the session while the room was made).
+    const env = nodeEnvironment({ baseUrl: `http://127.0.0.1:${proxy.port}`, keepalive: { pingIntervalMs: 100, pingTimeoutMs: 2000 } });
     const client = await Client.connect(env, { displayName: "Silenced", reportIntervalMs: 0, reconnect: { initialMs: 1, maxMs: 50 } });
     clients.push(client);
     const room = await client.createRoom();
