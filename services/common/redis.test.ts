@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { testRedis } from "../../test/support/stack.js";
 import { freePort, startLocalRedis } from "../../scripts/local-redis.js";
-import { closeRedis, whenRedisReady } from "./redis.js";
+import { closeRedis, startWhenRedisReady } from "./redis.js";
 
 describe("closeRedis", () => {
   it("resolves once the connection is closed for good, and closing again does nothing", async () => {
@@ -44,40 +44,42 @@ describe("closeRedis", () => {
   });
 });
 
-describe("whenRedisReady", () => {
-  const never = new Promise<void>(() => {});
-
-  it("waits for a Redis that is not there yet, and resolves once the client can run commands", async () => {
+describe("startWhenRedisReady", () => {
+  it("waits for a Redis that is not there yet, and starts once the client can run commands", async () => {
     const port = await freePort();
     const redis = testRedis("ready-test", { url: `redis://127.0.0.1:${port}`, clusterNodes: [] });
-    let ready = false;
-    const waiting = whenRedisReady(redis, never).then(() => (ready = true));
+    let ranWhen: string | undefined;
+    const started = new Promise<void>((resolve) =>
+      startWhenRedisReady(redis, () => {
+        ranWhen = redis.status;
+        resolve();
+      }),
+    );
     // It tried, and nothing answered (events.once would reject on the "error" that comes first).
     await new Promise((resolve) => redis.once("reconnecting", resolve));
-    expect(ready).toBe(false);
+    expect(ranWhen).toBeUndefined();
     const server = await startLocalRedis({ port });
     try {
-      await waiting;
-      expect(redis.status).toBe("ready");
-      expect(await redis.ping()).toBe("PONG");
+      await started;
+      expect(ranWhen).toBe("ready");
     } finally {
       await closeRedis(redis);
       await server.stop();
     }
   });
 
-  it("resolves at once for a ready client, and when cancelled for one that never gets ready", async () => {
+  it("starts at once with a ready client, and never once cancelled", async () => {
     const ok = testRedis("ready-test");
     const down = testRedis("ready-test", { url: `redis://127.0.0.1:${await freePort()}`, clusterNodes: [] });
     try {
       if (ok.status !== "ready") await once(ok, "ready");
-      await whenRedisReady(ok, never);
+      let started = false;
+      startWhenRedisReady(ok, () => (started = true));
+      expect(started).toBe(true);
       const listeners = down.listenerCount("ready");
-      let cancel!: () => void;
-      const waiting = whenRedisReady(down, new Promise<void>((resolve) => (cancel = resolve)));
-      cancel();
-      await waiting;
-      expect(down.status).not.toBe("ready");
+      startWhenRedisReady(down, () => {
+        throw new Error("started after the cancel");
+      }).cancel();
       expect(down.listenerCount("ready")).toBe(listeners);
     } finally {
       await closeRedis(ok);

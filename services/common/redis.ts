@@ -133,17 +133,18 @@ export function isRedisReady(client: RedisClient): boolean {
 }
 
 /**
- * Resolves once the client can run commands (at once when it can), or when `cancelled` resolves
- * first. A cluster client fails commands while it is not ready (no offline queue, see createRedis).
+ * Runs `start` once the client can run commands (at once when it can). A cluster client fails
+ * commands while it is still loading its slots (no offline queue, see createRedis), so a
+ * process that takes work from a BullMQ queue, whose connection is its own and may be ready
+ * sooner, starts taking it only then. `cancel` stops waiting (a stop before Redis answered).
  */
-export function whenRedisReady(client: RedisClient, cancelled: Promise<void>): Promise<void> {
-  if (isRedisReady(client)) return Promise.resolve();
-  let onReady!: () => void;
-  const ready = new Promise<void>((resolve) => {
-    onReady = resolve;
-    client.once("ready", onReady);
-  });
-  return Promise.race([ready, cancelled]).finally(() => client.off("ready", onReady));
+export function startWhenRedisReady(client: RedisClient, start: () => void): { cancel(): void } {
+  if (isRedisReady(client)) {
+    start();
+    return { cancel: () => {} };
+  }
+  client.once("ready", start);
+  return { cancel: () => client.off("ready", start) };
 }
 
 /**

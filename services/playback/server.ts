@@ -2,7 +2,7 @@ import type { Registry } from "prom-client";
 import type { TokenService } from "../common/auth/tokens.js";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
-import { closeRedis, createQueueConnection, type RedisClient } from "../common/redis.js";
+import { closeRedis, createQueueConnection, startWhenRedisReady, type RedisClient } from "../common/redis.js";
 import { createRedisServiceServer, type ServiceAddressOptions } from "../common/server.js";
 import { allHooks, createCommandRunner, type CommandRunner } from "./command-runner.js";
 import type { SyncOptions } from "./config.js";
@@ -53,14 +53,17 @@ export function createPlaybackServer(deps: PlaybackServerDeps) {
       buffer: o,
     }),
   });
+  let trackEndStart = { cancel: () => {} };
   return {
     async start(): Promise<number> {
       const port = await server.start();
-      trackEnd.start();
+      // A track end taken before this process's own Redis answers would fail and wait for its retry.
+      trackEndStart = startWhenRedisReady(deps.redis, () => trackEnd.start());
       return port;
     },
     operatorPort: () => server.operatorPort(),
     async stop(): Promise<void> {
+      trackEndStart.cancel();
       await server.stop();
       await trackEnd.stop();
       await syncSchedule.close();

@@ -1,7 +1,7 @@
 import type { Registry } from "prom-client";
 import type { ClockSource } from "../common/clock-source.js";
 import type { Logger } from "../common/logger.js";
-import { closeRedis, createQueueConnection, whenRedisReady, type RedisClient } from "../common/redis.js";
+import { closeRedis, createQueueConnection, startWhenRedisReady, type RedisClient } from "../common/redis.js";
 import { createRedisServiceServer, type ServiceAddressOptions } from "../common/server.js";
 import type { SyncOptions } from "../playback/config.js";
 import { createPlaybackStore } from "../playback/playback-store.js";
@@ -51,10 +51,7 @@ export function createSchedulerServer(deps: SchedulerServerDeps) {
   const reconciler = createReconciler({ schedule, redis: deps.redis, metrics, logger, intervalMs: o.syncReconcileIntervalMs });
   const server = createRedisServiceServer(deps, { serviceNames: [], redis: deps.redis, routes: () => {} });
   let reconciled: Promise<void> = Promise.resolve();
-  let workerStarted: Promise<void> = Promise.resolve();
-  let stopped = false;
-  let markStopping!: () => void;
-  const stopping = new Promise<void>((resolve) => (markStopping = resolve));
+  let workerStart = { cancel: () => {} };
 
   return {
     reconciler,
@@ -63,25 +60,20 @@ export function createSchedulerServer(deps: SchedulerServerDeps) {
     /** Resolves once the start-up reconcile has succeeded (or the server stopped). */
     reconciled: () => reconciled,
     /**
-     * Listens (health, metrics), starts the worker, and starts a reconcile that is retried
-     * until Redis answers (see `reconciled`); resolves with the port.
+     * Listens (health, metrics), starts the worker once Redis answers, and starts a reconcile
+     * that is retried until Redis answers (see `reconciled`); resolves with the port.
      */
     async start(): Promise<number> {
       const port = await server.start();
-      // Jobs are taken only once this process's own Redis answers: the queue has its own
-      // connection, ready sooner or later, and a tick taken before (a stalled job is handed
-      // over at once) would fail on a cluster client that is still loading its slots.
-      workerStarted = whenRedisReady(deps.redis, stopping).then(() => {
-        if (!stopped) worker.start();
-      });
+      // A tick taken before this process's own Redis answers would fail (a stalled job is
+      // handed over as soon as the worker starts).
+      workerStart = startWhenRedisReady(deps.redis, () => worker.start());
       reconciled = reconciler.reconcileUntilDone();
       reconciler.start();
       return port;
     },
     async stop(): Promise<void> {
-      stopped = true;
-      markStopping();
-      await workerStarted;
+      workerStart.cancel();
       await reconciler.stop();
       await worker.stop();
       await schedule.close();
