@@ -1,12 +1,10 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { ClockSampleService, type ClockSampleSchema } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import type { ClockSampleService } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import type { Logger } from "../common/logger.js";
-
-export type ClockSampleInit = MessageInitShape<typeof ClockSampleSchema> & { sessionId: string };
+import { recordSamplesRequest, type ClockSampleFields } from "./sample-batch.js";
 
 type Operation =
-  | { kind: "sample"; sample: ClockSampleInit }
+  | { kind: "sample"; sample: ClockSampleFields }
   | { kind: "room"; sessionId: string; roomId: string; previousRoomId: string }
   | { kind: "end"; sessionId: string; roomId: string };
 
@@ -85,7 +83,7 @@ export function createClockReporter(
         let n = 0;
         while (n < queue.length && n < opts.maxBatch && queue[n]!.kind === "sample") n++;
         const samples = queue.splice(0, n).map((op) => (op as Extract<Operation, { kind: "sample" }>).sample);
-        await client.recordSamples({ samples }).then(succeeded, (err: unknown) => {
+        await client.recordSamples(recordSamplesRequest(samples)).then(succeeded, (err: unknown) => {
           events.onFailed?.(samples.length);
           failed(err, "samples");
         });
@@ -113,7 +111,7 @@ export function createClockReporter(
 
   return {
     /** A complete sample of a session. */
-    addSample(sample: ClockSampleInit): void {
+    addSample(sample: ClockSampleFields): void {
       enqueue({ kind: "sample", sample }, false);
     },
     /** The session moved to another room ("" = none). */

@@ -7,12 +7,15 @@
  * omitted, as proto3 and protobuf-es do) straight into the frame. pong-frame.test.ts checks it
  * against protobuf-es.
  */
+import { endLengthDelimited, maxStringFieldBytes, writeDouble, writeString } from "./proto-fields.js";
 
 /** Field tags (field number << 3 | wire type). */
 const REQUEST_ID_TAG = (1 << 3) | 2;
 const PONG_TAG = (4 << 3) | 2;
 const SEQ_TAG = (1 << 3) | 0;
-const DOUBLE_TAGS = [(2 << 3) | 1, (3 << 3) | 1, (4 << 3) | 1] as const;
+const CLIENT_SEND_TAG = (2 << 3) | 1;
+const SERVER_RECEIVE_TAG = (3 << 3) | 1;
+const SERVER_SEND_TAG = (4 << 3) | 1;
 
 /** A pong's body is at most 11 (seq) + 3 x 9 (doubles) bytes: its length is one varint byte. */
 const MAX_BODY = 38;
@@ -26,24 +29,6 @@ export interface PongFields {
   clientSendTimeMs: number;
   serverReceiveTimeMs: number;
   serverSendTimeMs: number;
-}
-
-function writeVarint(buf: Buffer, pos: number, value: number): number {
-  while (value > 0x7f) {
-    buf[pos++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  buf[pos++] = value;
-  return pos;
-}
-
-function varintSize(value: number): number {
-  let size = 1;
-  while (value > 0x7f) {
-    value >>>= 7;
-    size++;
-  }
-  return size;
 }
 
 /** A uint64 varint, from its low and high 32 bits (no BigInt arithmetic per byte). */
@@ -61,34 +46,20 @@ function writeVarint64(buf: Buffer, pos: number, value: bigint): number {
 
 /** The frame (flag, length, message) of ServerMessage { request_id, pong }. */
 export function pongFrame(requestId: string, pong: PongFields): Buffer {
-  // Room for the request id at its worst (3 bytes of UTF-8 per UTF-16 unit) and its length.
-  const need = 5 + 1 + 5 + requestId.length * 3 + 2 + MAX_BODY;
+  const need = 5 + maxStringFieldBytes(requestId) + 2 + MAX_BODY;
   if (scratch.length < need) scratch = Buffer.allocUnsafe(need);
   const buf = scratch;
-  let pos = 5;
-  if (requestId.length > 0) {
-    buf[pos++] = REQUEST_ID_TAG;
-    // Length first, assuming it fits one byte (request ids are short); moved if not.
-    const length = buf.write(requestId, pos + 1, "utf8");
-    const lengthBytes = varintSize(length);
-    if (lengthBytes > 1) buf.copy(buf, pos + lengthBytes, pos + 1, pos + 1 + length);
-    pos = writeVarint(buf, pos, length) + length;
-  }
+  let pos = writeString(buf, 5, REQUEST_ID_TAG, requestId);
   buf[pos++] = PONG_TAG;
   const lengthAt = pos++;
   if (pong.seq !== 0n) {
     buf[pos++] = SEQ_TAG;
     pos = writeVarint64(buf, pos, pong.seq);
   }
-  const times = [pong.clientSendTimeMs, pong.serverReceiveTimeMs, pong.serverSendTimeMs];
-  for (let i = 0; i < 3; i++) {
-    // proto3 omits zero; -0 is not zero (protobuf-es writes it too).
-    if (Object.is(times[i], 0)) continue;
-    buf[pos++] = DOUBLE_TAGS[i]!;
-    buf.writeDoubleLE(times[i]!, pos);
-    pos += 8;
-  }
-  buf[lengthAt] = pos - lengthAt - 1;
+  pos = writeDouble(buf, pos, CLIENT_SEND_TAG, pong.clientSendTimeMs);
+  pos = writeDouble(buf, pos, SERVER_RECEIVE_TAG, pong.serverReceiveTimeMs);
+  pos = writeDouble(buf, pos, SERVER_SEND_TAG, pong.serverSendTimeMs);
+  pos = endLengthDelimited(buf, lengthAt, pos);
   buf[0] = 0;
   buf.writeUInt32BE(pos - 5, 1);
   const frame = Buffer.allocUnsafe(pos);
