@@ -14,6 +14,8 @@ export const tooLarge = (bytes: number, maxBytes: number) =>
 export const notOneMessage = (got: "none" | "more") =>
   new ConnectError(`this method takes exactly one request message; got ${got}`, Code.InvalidArgument);
 
+const NO_BYTES = new Uint8Array(0);
+
 /**
  * Splits a request body of enveloped messages (gRPC, gRPC-Web, Connect streams: a flags byte,
  * a 4-byte big-endian length, the message) into messages as chunks arrive. Every request of
@@ -23,29 +25,35 @@ export const notOneMessage = (got: "none" | "more") =>
  * that ends inside an envelope is INVALID_ARGUMENT (a truncated message is never taken).
  */
 export class EnvelopeReader {
-  private pending: Buffer = Buffer.alloc(0);
+  /** The start of an envelope that the chunks so far have not completed. */
+  private pending: Uint8Array = NO_BYTES;
 
   constructor(private readonly maxBytes: number) {}
 
-  /** The payloads of the envelopes completed by `chunk`; throws a ConnectError for one it will not take. */
+  /**
+   * The payloads of the envelopes completed by `chunk` (views of its bytes, no copies); throws
+   * a ConnectError for one it will not take. A chunk usually holds whole messages (a ping is
+   * one small frame): those are read where they lie, and only a partial envelope is kept.
+   */
   push(chunk: Uint8Array): Uint8Array[] {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    this.pending = this.pending.length === 0 ? bytes : Buffer.concat([this.pending, bytes]);
+    const bytes = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const payloads: Uint8Array[] = [];
-    while (this.pending.length >= 5) {
-      const flags = this.pending[0]!;
+    let pos = 0;
+    while (bytes.length - pos >= 5) {
+      const flags = bytes[pos]!;
       if (flags !== 0) {
         throw new ConnectError(
           (flags & 1) !== 0 ? "compressed message, but no compression was negotiated (send flags 0)" : `envelope flags ${flags} are not valid in a request (send flags 0)`,
           Code.InvalidArgument,
         );
       }
-      const length = this.pending.readUInt32BE(1);
+      const length = ((bytes[pos + 1]! << 24) | (bytes[pos + 2]! << 16) | (bytes[pos + 3]! << 8) | bytes[pos + 4]!) >>> 0;
       if (length > this.maxBytes) throw tooLarge(length, this.maxBytes);
-      if (this.pending.length < 5 + length) break;
-      payloads.push(this.pending.subarray(5, 5 + length));
-      this.pending = this.pending.subarray(5 + length);
+      if (bytes.length - pos - 5 < length) break;
+      payloads.push(bytes.subarray(pos + 5, pos + 5 + length));
+      pos += 5 + length;
     }
+    this.pending = pos === bytes.length ? NO_BYTES : bytes.subarray(pos);
     return payloads;
   }
 
