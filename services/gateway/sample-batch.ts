@@ -7,19 +7,11 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
-import { RecordSamplesRequestSchema, type RecordSamplesRequest } from "../../gen/groovebox/clock/v1/clock_pb.js";
+import { RecordSamplesRequestSchema, type ClockSample, type RecordSamplesRequest } from "../../gen/groovebox/clock/v1/clock_pb.js";
 import { endLengthDelimited, MAX_LENGTH_BYTES, maxStringFieldBytes, writeDouble, writeString } from "./proto-fields.js";
 
-/** A complete clock sample of one session, as the gateway forwards it (groovebox.clock.v1.ClockSample). */
-export interface ClockSampleFields {
-  sessionId: string;
-  /** "" when the session is in no room. */
-  roomId: string;
-  clientSendTimeMs: number;
-  serverReceiveTimeMs: number;
-  serverSendTimeMs: number;
-  clientReceiveTimeMs: number;
-}
+/** A complete clock sample of one session, as the gateway forwards it (roomId "" when in none). */
+export type ClockSampleFields = Omit<ClockSample, "$typeName" | "$unknown">;
 
 /** RecordSamplesRequest.samples (1), each a ClockSample. */
 const SAMPLES_FIELD = 1;
