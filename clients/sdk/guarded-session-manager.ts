@@ -1,5 +1,6 @@
 import type { ClientHttp2Session, ClientHttp2Stream } from "node:http2";
 import { Http2SessionManager } from "@connectrpc/connect-node";
+import { reportPeerReset } from "./peer-reset.js";
 
 /**
  * connect-node's HTTP/2 session manager, with every session it opens kept from crashing the
@@ -14,13 +15,15 @@ import { Http2SessionManager } from "@connectrpc/connect-node";
  * the process dies ("PING timed out"). The stream's failure has already told the device
  * everything; this listener only takes the error the manager no longer wants.
  *
- * Guarded when its first stream opens: a session is only ever used through streams.
+ * Guarded when its first stream opens: a session is only ever used through streams. Each
+ * stream's call also ends with the status of the server's reset (see reportPeerReset).
  */
 export class GuardedSessionManager extends Http2SessionManager {
   private readonly guarded = new WeakSet<ClientHttp2Session>();
 
   override async request(...args: Parameters<Http2SessionManager["request"]>): Promise<ClientHttp2Stream> {
     const stream = await super.request(...args);
+    reportPeerReset(stream);
     const session = stream.session as ClientHttp2Session | undefined;
     if (session !== undefined && !this.guarded.has(session)) {
       this.guarded.add(session);

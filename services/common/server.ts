@@ -308,8 +308,19 @@ function interceptStreams(
 function watchAnsweredStreams(h2: http2.Http2Server) {
   const halfOpen = new Set<http2.ServerHttp2Stream>();
   let stopping = false;
-  const reset = (stream: http2.ServerHttp2Stream) =>
-    setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_NO_ERROR));
+  /**
+   * The reset goes out after the response's end: a RST_STREAM makes nghttp2 drop the frames of
+   * the stream it still holds. Node's compatibility API (connect-es) sends trailers once the
+   * last data frame is leaving ('wantTrailers'), which can be after 'finish': a reset on
+   * 'finish' lost the status, and a client still writing got no status at all ("premature
+   * close") instead of UNAVAILABLE. A response ended with its headers (gRPC's trailers-only)
+   * has nothing left to send.
+   */
+  const reset = (stream: http2.ServerHttp2Stream) => {
+    const close = () => setImmediate(() => !stream.closed && stream.close(http2.constants.NGHTTP2_NO_ERROR));
+    if (stream.sentTrailers !== undefined || stream.sentHeaders["grpc-status"] !== undefined) close();
+    else stream.once("wantTrailers", close);
+  };
   h2.on("stream", (stream: http2.ServerHttp2Stream) => {
     stream.once("finish", () => {
       if (stream.readableEnded || stream.closed) return;
