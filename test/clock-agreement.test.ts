@@ -58,15 +58,20 @@ describe("clock agreement between services", () => {
   it("publishes the gateway's view of the other services' clocks on /metrics", async () => {
     const gauge = async () => {
       const text = await (await fetch(`${stack.operatorUrls.gateways[0]}/metrics`)).text();
-      const value = (peer: string) => /-?[\d.e+-]+$/.exec(text.split("\n").find((l) => l.startsWith(`groovebox_clock_peer_offset_ms{peer="${peer}"`)) ?? "")?.[0];
-      const [clock, rooms, playback] = ["clock", "rooms", "playback"].map(value);
-      return clock && rooms && playback ? { clock: Number(clock), rooms: Number(rooms), playback: Number(playback) } : undefined;
+      const value = (name: string, peer: string) => /-?[\d.e+-]+$/.exec(text.split("\n").find((l) => l.startsWith(`${name}{peer="${peer}"`)) ?? "")?.[0];
+      const read = (peer: string) => {
+        const [offset, error] = ["groovebox_clock_peer_offset_ms", "groovebox_clock_peer_offset_error_ms"].map((name) => value(name, peer));
+        return offset && error ? { offset: Number(offset), error: Number(error) } : undefined;
+      };
+      const [clock, rooms, playback] = ["clock", "rooms", "playback"].map(read);
+      return clock && rooms && playback ? { clock, rooms, playback } : undefined;
     };
-    const offsets = (await eventually(gauge, WAIT_MS, "the peer clock gauge"))!;
-    // The gateway's own measurement, with its own round trips: it tells the skewed service
-    // from the others (its precision is the test above).
-    expect(Math.abs(offsets.rooms - SKEW_MS)).toBeLessThan(SKEW_MS / 2);
-    expect(Math.abs(offsets.clock)).toBeLessThan(SKEW_MS / 2);
-    expect(Math.abs(offsets.playback)).toBeLessThan(SKEW_MS / 2);
+    const peers = (await eventually(gauge, WAIT_MS, "the peer clock gauge"))!;
+    // The gateway's own measurement, with its own round trips: within the error bound it
+    // publishes beside it (how long its pings queued on this machine decides that bound, not
+    // the test), 1 ms more for the clocks' slewing.
+    expect(Math.abs(peers.rooms.offset - SKEW_MS)).toBeLessThanOrEqual(peers.rooms.error + 1);
+    expect(Math.abs(peers.clock.offset)).toBeLessThanOrEqual(peers.clock.error + 1);
+    expect(Math.abs(peers.playback.offset)).toBeLessThanOrEqual(peers.playback.error + 1);
   });
 });

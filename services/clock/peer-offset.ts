@@ -58,6 +58,12 @@ export interface PeerOffsetSummary {
   absMaxMs: number;
   /** The smallest round trip to the target, ms. */
   minRttMs: number;
+  /**
+   * How far offsetMs can be from the truth, ms: a round's offset errs by at most half its
+   * combined round trip (each burst's by half its own), so the median of the rounds used errs
+   * by at most half the longest of theirs. Large on a busy host, where pings queue.
+   */
+  errorBoundMs: number;
 }
 
 /** One round's measurement of a target: its offset from the reference, and the round trips behind it. */
@@ -84,6 +90,7 @@ export function summarizeOffsets(rounds: readonly RoundOffset[]): PeerOffsetSumm
     absP99Ms: percentile(abs, 99),
     absMaxMs: Math.max(...abs),
     minRttMs: Math.min(...rounds.map((r) => r.targetRttMs)),
+    errorBoundMs: Math.max(...used.map((r) => r.combinedRttMs)) / 2,
   };
 }
 

@@ -33,6 +33,12 @@ export function createPeerClockMonitor(deps: {
     labelNames: ["peer"],
     registers: [deps.registry],
   });
+  const errorBound = new Gauge({
+    name: "groovebox_clock_peer_offset_error_ms",
+    help: "How far the offset can be from the truth, ms: half the longest round trip behind it",
+    labelNames: ["peer"],
+    registers: [deps.registry],
+  });
   const pinger = (transport: Transport): PingFn => {
     const client = createClient(ClockService, transport);
     return (clientSendTimeMs) => client.ping({ clientSendTimeMs }, { timeoutMs: 1000 });
@@ -50,6 +56,7 @@ export function createPeerClockMonitor(deps: {
       for (const [peer, r] of Object.entries(results)) {
         offset.set({ peer }, r.offsetMs);
         minRtt.set({ peer }, r.minRttMs);
+        errorBound.set({ peer }, r.errorBoundMs);
       }
     } catch (err) {
       deps.logger.debug({ err }, "peer clock check failed");
