@@ -80,9 +80,11 @@ describe("clock sync over the gateway", () => {
     const sessionId = (await stream.next("hello")).message.value.sessionId;
 
     let prev: { seq: number; t3: number } | undefined;
+    let longestRtt = 0;
     for (let seq = 1; seq <= 3; seq++) {
       const r = await ping(stream, seq, prev);
       prev = { seq, t3: r.t3 };
+      if (seq < 3) longestRtt = Math.max(longestRtt, r.t3 - r.t0 - (r.pong.serverSendTimeMs - r.pong.serverReceiveTimeMs));
     }
     // Two complete samples were reported (pings 2 and 3 carried the previous pong).
     const count = await eventually(async () => {
@@ -92,9 +94,12 @@ describe("clock sync over the gateway", () => {
     expect(count).toBe(2);
     const offset = Number(await redis.get(sessionKeys.clockOffset(sessionId)));
     const rtt = Number(await redis.get(sessionKeys.lastRtt(sessionId)));
-    expect(Math.abs(offset)).toBeLessThan(50); // one machine: the clocks agree
+    // The two reported samples are pings 1 and 2. One machine: a sample's offset is its path
+    // asymmetry, at most half its round trip however slow a loaded machine makes them, plus
+    // what the gateway's clock and this process's performance clock differ by (well under 2 ms).
     expect(rtt).toBeGreaterThanOrEqual(0);
-    expect(rtt).toBeLessThan(1000);
+    expect(rtt).toBeLessThanOrEqual(longestRtt + 0.001);
+    expect(Math.abs(offset)).toBeLessThanOrEqual(longestRtt / 2 + 2);
     expect(await redis.pttl(sessionKeys.clockOffset(sessionId))).toBeGreaterThan(0);
 
     await ping(stream, 4, prev);

@@ -3,6 +3,7 @@ import { DjChangeReason, LeaveReason } from "../gen/groovebox/room/v1/room_pb.js
 import { ErrorCode } from "../gen/groovebox/gateway/v1/gateway_pb.js";
 import { ManualClock } from "../services/common/clock-source.js";
 import { codeKey, roomKeys } from "../services/common/keys.js";
+import { eventually, WAIT_MS } from "./support/eventually.js";
 import { guest, joinOnStream, type Guest } from "./support/rooms-client.js";
 import { inspectRedis, startStack, type Stack } from "./support/stack.js";
 import { login } from "./support/stream-client.js";
@@ -158,14 +159,15 @@ describe("rooms: create, join, leave, DJ", () => {
     stream.cancel(); // the join is on its way to the rooms service
     await stream.ended;
     // Whether or not the join got there first, Bob ends with no stream in the room.
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const state = (await ada.rooms.getRoomState({ roomId: room.roomId }, ada.auth)).state!;
-      const sessions = await redis.zcard(roomKeys.sessions(room.roomId));
-      if (sessions === 0 && !state.members.some((m) => m.userId === bob.userId && m.connected)) break;
-      if (Date.now() > deadline) throw new Error("the cancelled stream stayed attached");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await eventually(
+      async () => {
+        const state = (await ada.rooms.getRoomState({ roomId: room.roomId }, ada.auth)).state!;
+        const sessions = await redis.zcard(roomKeys.sessions(room.roomId));
+        return sessions === 0 && !state.members.some((m) => m.userId === bob.userId && m.connected) ? true : undefined;
+      },
+      WAIT_MS,
+      "the cancelled stream detached",
+    );
   });
 
   it("answers bad input with the right code and writes nothing", async () => {
@@ -295,11 +297,12 @@ async function waitForState(
   roomId: string,
   ok: (s: NonNullable<Awaited<ReturnType<Guest["rooms"]["getRoomState"]>>["state"]>) => boolean,
 ) {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const state = (await g.rooms.getRoomState({ roomId }, g.auth)).state!;
-    if (ok(state)) return state;
-    if (Date.now() > deadline) throw new Error("room state never matched");
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return eventually(
+    async () => {
+      const state = (await g.rooms.getRoomState({ roomId }, g.auth)).state!;
+      return ok(state) ? state : undefined;
+    },
+    WAIT_MS,
+    "the room state",
+  );
 }
