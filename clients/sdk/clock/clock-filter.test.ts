@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { percentile } from "../../../services/common/stats.js";
 import {
   advanceClockFilter,
@@ -292,5 +293,56 @@ describe("advanceClockFilter and estimateAt", () => {
 
   it("has no estimate without samples", () => {
     expect(advanceClockFilter({ window: [], filter: undefined }, [], opts)).toBeUndefined();
+  });
+});
+
+describe("the samples' limits (what every sample proves: the truth is within half its round trip)", () => {
+  it("starts over at once from a sample whose limits exclude the filter, not after three clean surprises", () => {
+    // A device whose every answer was read 25-60 ms late for a minute (its main thread busy
+    // from the start): judged against each other the samples look clean, and the filter is
+    // sure of an offset about 20 ms off. One answer read at once proves it wrong.
+    const random = seeded(13);
+    let busy = true;
+    const dev = device({ offsetMs: 900, driftPpm: 0, intervalMs: 1000, delays: () => [1, 1 + (busy ? 25 + random() * 35 : 0)] });
+    let session = feed(dev.samples(0, 60_000));
+    const before = estimateAt(session, 60_000, opts);
+    expect(Math.abs(before.offsetMs - dev.truth(60_000))).toBeGreaterThan(10);
+    expect(before.rttMs).toBeGreaterThan(20); // and it says so: its round trip allows for it
+    busy = false;
+    session = feed(dev.samples(60_000, 61_000), session);
+    const after = estimateAt(session, 61_000, opts);
+    expect(Math.abs(after.offsetMs - dev.truth(61_000))).toBeLessThanOrEqual(after.rttMs / 2);
+    expect(session.filter.startTimeMs).toBeGreaterThan(60_000);
+  });
+
+  it("keeps its error within its error bound and half its round trip, however one-sidedly its samples queued", () => {
+    // A stretch of pings that all queue on one side (a busy device or server), then anything.
+    const queue = fc.oneof(fc.constant(0), fc.double({ min: 0, max: 80, noNaN: true }));
+    const ping = fc.record({ up: queue, down: queue, gapMs: fc.integer({ min: 40, max: 2000 }) });
+    const busy = fc
+      .record({ count: fc.integer({ min: 0, max: 40 }), fromMs: fc.double({ min: 2, max: 50, noNaN: true }), upstream: fc.boolean(), gapMs: fc.integer({ min: 40, max: 1000 }) })
+      .chain((b) =>
+        fc.array(fc.double({ min: b.fromMs, max: b.fromMs + 30, noNaN: true }), { minLength: b.count, maxLength: b.count }).map((qs) =>
+          qs.map((q) => ({ up: b.upstream ? q : 0, down: b.upstream ? 0 : q, gapMs: b.gapMs })),
+        ),
+      );
+    const pings = fc.tuple(busy, fc.array(ping, { minLength: 1, maxLength: 30 })).map(([a, b]) => [...a, ...b]);
+    fc.assert(
+      fc.property(pings, fc.integer({ min: -100, max: 100 }), fc.double({ min: 0.5, max: 40, noNaN: true }), (list, driftPpm, baseMs) => {
+        let next = 0;
+        const dev = device({ offsetMs: 250, driftPpm, delays: () => [baseMs + list[next]!.up, baseMs + list[next]!.down] });
+        let session: ClockFilterState | undefined;
+        let t = 0;
+        for (const p of list) {
+          session = feed(dev.samples(t, t + 1), session);
+          next++;
+          const read = t + p.gapMs / 2;
+          const est = estimateAt(session, read, opts);
+          expect(Math.abs(est.offsetMs - dev.truth(read))).toBeLessThanOrEqual(est.errorMs + est.rttMs / 2 + 1e-9);
+          t += p.gapMs;
+        }
+      }),
+      { numRuns: 300, seed: 5 },
+    );
   });
 });

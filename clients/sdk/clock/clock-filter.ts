@@ -7,6 +7,7 @@ import {
   type DriftFilterOptions,
   type DriftState,
 } from "./drift-filter.js";
+import { limitsAt, sampleLimits, type LimitDrift } from "./sample-limits.js";
 
 /**
  * The clock filter, as pure functions: the one estimator of a clock's offset and drift, run by
@@ -36,6 +37,16 @@ import {
  * What no filter can see: a path whose two directions differ by a constant `a` gives every
  * sample the same offset error a/2. The error bound is statistical and does not include it;
  * the round trip bounds it (|a|/2 <= rtt/2).
+ *
+ * What every sample proves, however it queued (sample-limits.ts): the truth lies within half
+ * its round trip of its offset. The filter is held to that twice. A sample whose limits
+ * exclude the filter's prediction (beyond the prediction's own uncertainty) proves the filter
+ * wrong, and it starts over from that sample at once: a filter that took in only queued
+ * samples (a device whose every answer waited for its busy main thread, from the start) was
+ * sure of an offset many ms off, and the first clean samples, judged surprises, were skipped
+ * until three had come. And the estimate stays within the limits of the samples it rests on,
+ * with an error bound that, with half their smallest round trip, covers the whole of them: so
+ * errorMs + rttMs / 2 bounds the error even when the filter's weighing is wrong.
  */
 
 /** The four times of one exchange, in ms. */
@@ -129,11 +140,15 @@ export interface ClockEstimateValue {
   referenceTimeMs: number;
   /** How fast the offset grows, ppm (the device's clock runs that much slow). */
   driftPpm: number;
-  /** The offset's error at referenceTimeMs, ERROR_SIGMAS standard deviations, ms. */
+  /**
+   * The offset's error at referenceTimeMs, ERROR_SIGMAS standard deviations, ms; more where the
+   * samples' limits reach further from the offset than rttMs / 2 (so that errorMs + rttMs / 2
+   * covers them: see estimateAt).
+   */
   errorMs: number;
   /** The drift's error, ERROR_SIGMAS standard deviations, ppm. */
   driftErrorPpm: number;
-  /** The smallest round trip of the window: the link's own. */
+  /** The smallest round trip of the samples the estimate rests on: the link's own. */
   rttMs: number;
   /** The median round trip of the window: the typical link, robust to spikes. */
   typicalRttMs: number;
@@ -172,6 +187,25 @@ export function floorAt(floor: RttFloor, atMs: number, opts: ClockFilterOptions)
   return floor.rttMs + ((opts.floorRiseMsPerS ?? DEFAULT_FLOOR_RISE_MS_PER_S) * Math.max(0, atMs - floor.timeMs)) / 1000;
 }
 
+/** How a filter's samples' limits carry over time: along its drift, widened by the drift's error. */
+function limitDrift(filter: DriftState, opts: ClockFilterOptions): LimitDrift {
+  return { drift: filter.drift, driftError: ERROR_SIGMAS * Math.sqrt(filter.pDD), resolutionMs: opts.clientResolutionMs };
+}
+
+/**
+ * Takes one sample into the filter: from scratch when the sample's limits exclude the filter's
+ * prediction by more than the prediction's own uncertainty (the filter is wrong, whatever it
+ * believed), else as the drift filter weighs it.
+ */
+function takeSample(filter: DriftState, sample: ClockSampleValue, linkRttMs: number, opts: ClockFilterOptions): DriftState {
+  const o = driftOptions(opts);
+  const predicted = offsetAt(filter, sample.timeMs, o);
+  const limits = sampleLimits(sample, sample.timeMs, limitDrift(filter, opts));
+  const margin = ERROR_SIGMAS * predicted.sigmaMs;
+  const contradicted = predicted.offsetMs + margin < limits.lowMs || predicted.offsetMs - margin > limits.highMs;
+  return contradicted ? startFilter(sample, linkRttMs, o) : updateFilter(filter, sample, linkRttMs, o);
+}
+
 /** The floor after `sample`: the sample, when it came in at or under the floor as risen by then. */
 function lowerFloor(floor: RttFloor | undefined, sample: ClockSampleValue, opts: ClockFilterOptions): RttFloor {
   return floor === undefined || sample.rttMs <= floorAt(floor, sample.timeMs, opts) ? { rttMs: sample.rttMs, timeMs: sample.timeMs } : floor;
@@ -202,29 +236,42 @@ export function advanceClockFilter(
     const link = Math.min(minRtt(window), floorAt(floor, sample.timeMs, opts));
     if (!filter || window[0]!.timeMs <= filter.startTimeMs) {
       const taken = filter ? window.filter((s) => s.timeMs >= filter!.startTimeMs) : [sample];
-      filter = taken.slice(1).reduce((f, s) => updateFilter(f, s, link, o), startFilter(taken[0]!, link, o));
+      filter = taken.slice(1).reduce((f, s) => takeSample(f, s, link, opts), startFilter(taken[0]!, link, o));
     } else {
-      filter = updateFilter(filter, sample, link, o);
+      filter = takeSample(filter, sample, link, opts);
     }
   }
   return filter && floor && { window, floor, filter };
 }
 
 /**
- * The estimate at `atMs` (on the samples' axis): the filter extrapolated there, and the window's round
- * trips (of its samples still fresh at `atMs`; the last known ones when none is).
+ * The estimate at `atMs` (on the samples' axis): the filter extrapolated there, kept within the
+ * limits of the samples it rests on (the window's since the filter started: a restart may have
+ * been a clock that was stepped), with an error bound that, with half the smallest round trip
+ * among them, covers those limits (sample-limits.ts); and the window's round trips. Samples are
+ * those still fresh at `atMs` (the last known ones when none is).
  */
 export function estimateAt(state: Pick<ClockFilterState, "window" | "filter">, atMs: number, opts: ClockFilterOptions): ClockEstimateValue {
-  const { offsetMs, sigmaMs } = offsetAt(state.filter, atMs, driftOptions(opts));
+  const filtered = offsetAt(state.filter, atMs, driftOptions(opts));
   const fresh = freshWindow(state.window, atMs, opts);
   const window = fresh.length > 0 ? fresh : state.window;
+  const sinceStart = window.filter((s) => s.timeMs >= state.filter.startTimeMs);
+  const inUse = sinceStart.length > 0 ? sinceStart : window;
+  const rttMs = minRtt(inUse);
+  const limits = limitsAt(inUse, atMs, limitDrift(state.filter, opts));
+  const offsetMs = limits ? Math.min(limits.highMs, Math.max(limits.lowMs, filtered.offsetMs)) : filtered.offsetMs;
+  // The limits' far end, less what rttMs / 2 (a path's asymmetry) already allows for, and less
+  // the client clock's resolution they are widened by: reading a clock that is finer than that
+  // (a performance clock), no more is needed; a coarser one's rounding, averaged over many
+  // samples, is the sample noise the filter's own bound has.
+  const beyondRttMs = limits ? Math.max(offsetMs - limits.lowMs, limits.highMs - offsetMs) - opts.clientResolutionMs - rttMs / 2 : 0;
   return {
     offsetMs,
     referenceTimeMs: atMs,
     driftPpm: state.filter.drift * 1e6,
-    errorMs: ERROR_SIGMAS * sigmaMs,
+    errorMs: Math.max(ERROR_SIGMAS * filtered.sigmaMs, beyondRttMs),
     driftErrorPpm: ERROR_SIGMAS * Math.sqrt(state.filter.pDD) * 1e6,
-    rttMs: minRtt(window),
+    rttMs,
     typicalRttMs: median(window.map((s) => s.rttMs)),
     sampleCount: fresh.length,
     lastSampleTimeMs: state.window.length > 0 ? state.window[state.window.length - 1]!.timeMs : state.filter.referenceTimeMs,

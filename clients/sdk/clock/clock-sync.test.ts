@@ -81,6 +81,31 @@ describe("ClockSync: the shared filter on the device's axis", () => {
     }
   });
 
+  it("claims no less than its error when every answer of the first seconds was read late (a busy main thread), and follows the first prompt one", () => {
+    const dev = deviceClock(3_100, 0);
+    const sync = new ClockSync(dev.clock);
+    const random = seeded(21);
+    let prompt = -1;
+    for (let i = 0; i < 60; i++) {
+      // Read 25-60 ms late: every answer for the first 24 pings, then most of them.
+      const late = i < 24 || random() < 0.7;
+      if (!late && prompt < 0) prompt = i;
+      const t0 = dev.clock.now();
+      dev.advance(1);
+      const t1 = dev.serverNow;
+      dev.advance(0.05 + 1 + (late ? 25 + random() * 35 : 0));
+      sync.addSample({ t0, t1, t2: t1 + 0.05, t3: dev.clock.now() });
+      if (sync.synced) {
+        const error = Math.abs(sync.serverNow() - dev.serverNow);
+        const claim = sync.estimate()!;
+        expect(error).toBeLessThanOrEqual(claim.errorBoundMs + claim.rttMs / 2);
+        if (prompt >= 0) expect(error).toBeLessThan(1.1);
+      }
+      dev.advance(i < 8 ? 40 : 250);
+    }
+    expect(prompt).toBeGreaterThan(0);
+  });
+
   it("recovers at once from a start whose first pings all queued (a busy gateway), instead of slewing for seconds", () => {
     const dev = deviceClock(-2_000, 40);
     const sync = new ClockSync(dev.clock);

@@ -53,12 +53,14 @@ export interface ClockEstimate {
   offsetMs: number;
   /** How much faster the server's clock runs than the device's (ppm). */
   driftPpm: number;
-  /** The smallest round trip among the samples in use (ms). */
+  /** The smallest round trip among the samples the estimate rests on (ms). */
   rttMs: number;
   /**
-   * The estimate's statistical uncertainty now (3 sigma, ms): the filter's, grown by the
-   * drift's uncertainty over the time since the samples, and any correction still being
-   * slewed in. A constant path asymmetry is not in it (no client can see one): it is at most rttMs / 2.
+   * The estimate's uncertainty now (ms): the filter's (3 sigma), grown by the drift's
+   * uncertainty over the time since the samples, or more where the samples' hard limits reach
+   * further (see sample-limits.ts), and any correction still being slewed in. A constant path
+   * asymmetry is not in it (no client can see one): it is at most rttMs / 2, so
+   * errorBoundMs + rttMs / 2 bounds the error.
    */
   errorBoundMs: number;
   /** Samples in the filter's window. */
