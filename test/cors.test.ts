@@ -53,6 +53,8 @@ describe("CORS on the gateway's public port", () => {
     expect(listed(res.headers.get("access-control-expose-headers"))).toEqual(
       expect.arrayContaining(["grpc-status", "grpc-message", "x-request-id"]),
     );
+    // The page may see its fetches' network timing (the SDK's clock stamps its pings by it).
+    expect(res.headers.get("timing-allow-origin")).toBe(APP);
     expect(await res.json()).toMatchObject({ token: expect.any(String) });
   });
 
@@ -76,6 +78,7 @@ describe("CORS on the gateway's public port", () => {
       expect(res.status).toBe(200); // served; the browser keeps it from a page of another origin
       expect(res.headers.get("access-control-allow-origin")).toBeNull();
       expect(res.headers.get("access-control-expose-headers")).toBeNull();
+      expect(res.headers.get("timing-allow-origin")).toBeNull();
     }
   });
 });

@@ -5,6 +5,7 @@
  */
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { GrooveboxClient, type ClientEnvironment, type GrooveboxClientOptions } from "./client.js";
+import { noteFetchCall } from "./session/resource-timing.js";
 import { openUnaryChannel } from "./session/unary-channel.js";
 
 export * from "./index.js";
@@ -14,10 +15,17 @@ export interface BrowserClientOptions extends GrooveboxClientOptions {
   baseUrl: string;
 }
 
-/** The browser environment: Connect over fetch (binary protobuf), unary calls and Subscribe. */
+/**
+ * The browser environment: Connect over fetch (binary protobuf), unary calls and Subscribe.
+ * Its last interceptor notes when a ping's fetch() ran, so the clock can take the ping's send
+ * and receive times from the browser's network stack (see session/network-stamps.ts).
+ */
 export function browserEnvironment(opts: { baseUrl: string }): ClientEnvironment {
   return {
-    transport: () => ({ transport: createConnectTransport({ baseUrl: opts.baseUrl, useBinaryFormat: true }), close: () => {} }),
+    transport: () => ({
+      transport: createConnectTransport({ baseUrl: opts.baseUrl, useBinaryFormat: true, interceptors: [noteFetchCall] }),
+      close: () => {},
+    }),
     channel: openUnaryChannel,
   };
 }

@@ -21,6 +21,7 @@ describe("withCors", () => {
       expect(pre.headers.get("access-control-allow-origin")).toBe("*");
       const res = await fetch(url, { method: "POST", headers: { origin: "https://b.example" } });
       expect(res.headers.get("access-control-allow-origin")).toBe("*");
+      expect(res.headers.get("timing-allow-origin")).toBe("*");
       expect(res.headers.get("vary")).toBeNull();
     });
   });

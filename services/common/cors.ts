@@ -20,9 +20,11 @@ const PREFLIGHT_MAX_AGE_S = 7200;
  * Lets web pages from `origins` call the server with Connect and gRPC-Web (CORS, with the
  * header lists connect-es publishes for its protocols). Preflight requests (OPTIONS) are
  * answered here: 204 with the allowed methods and headers, or 403 for another origin. Other
- * requests from an allowed origin get the allow-origin and expose-headers fields; a request
- * from another origin is served as usual, without them, so the browser keeps the answer from
- * the page.
+ * requests from an allowed origin get the allow-origin and expose-headers fields, and
+ * Timing-Allow-Origin, which lets the page see the network stack's stamps of its fetches (the
+ * SDK's clock takes its pings' send and receive times from them: see network-stamps.ts); a
+ * request from another origin is served as usual, without them, so the browser keeps the
+ * answer from the page.
  */
 export function withCors(origins: CorsOrigins, next: Handler): Handler {
   const anyOrigin = origins === "*";
@@ -50,6 +52,7 @@ export function withCors(origins: CorsOrigins, next: Handler): Handler {
       return;
     }
     res.setHeader("Access-Control-Expose-Headers", EXPOSED_HEADERS);
+    res.setHeader("Timing-Allow-Origin", anyOrigin ? "*" : origin);
     next(req, res);
   };
 }

@@ -132,7 +132,7 @@ describe("ClockSync: the shared filter on the device's axis", () => {
       const sent: number[] = [];
       sync.start(async (t0) => {
         sent.push(t0);
-        return { t1: t0 - 0.5, t2: t0 - 0.5, t3: t0 };
+        return { t0, t1: t0 - 0.5, t2: t0 - 0.5, t3: t0 };
       });
       await jest.advanceTimersByTimeAsync(300);
       expect(sent).toHaveLength(9); // the burst, and the first periodic ping at 250 ms

@@ -11,8 +11,12 @@ import {
 import { ClockModel, DEFAULT_STEP_OPTIONS, type StepOptions } from "./clock-model.js";
 import type { LocalClock } from "./local-clock.js";
 
-/** One ping: sent at t0 (device clock); resolves with the server's stamps and t3, the device time the answer arrived. */
-export type Pinger = (t0: number) => Promise<{ t1: number; t2: number; t3: number }>;
+/**
+ * One ping: sent at t0 (device clock); resolves with the exchange: the server's stamps, t3 (the
+ * device time the answer arrived), and t0 again, or both device stamps as the transport took
+ * them closer to the wire (a browser's network stack: see session/network-stamps.ts).
+ */
+export type Pinger = (t0: number) => Promise<ExchangeTimes>;
 
 /** When to ping, and how to filter. Defaults: DEFAULT_CLOCK_SYNC_OPTIONS. */
 export interface ClockSyncOptions extends StepOptions {
@@ -173,7 +177,7 @@ export class ClockSync extends Emitter<ClockSyncEvents> {
     this.inFlight.add(cancel);
     Promise.race([pinger(t0), gaveUp])
       .then((answer) => {
-        if (answer !== undefined && this.pinger === pinger) this.addSample({ t0, ...answer });
+        if (answer !== undefined && this.pinger === pinger) this.addSample(answer);
       })
       .catch(() => {
         // A lost ping is just a missing sample; the connection's own handling reports failures.

@@ -4,6 +4,7 @@ import type { SyncReportSchema } from "../../../gen/groovebox/clock/v1/clock_pb.
 import type { PlaybackCommandSchema, ServerMessage } from "../../../gen/groovebox/gateway/v1/gateway_pb.js";
 import type { PlaybackState } from "../../../gen/groovebox/playback/v1/playback_pb.js";
 import type { RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
+import type { ExchangeTimes } from "../clock/clock-filter.js";
 import type { LocalClock } from "../clock/local-clock.js";
 
 export type SyncReportInit = MessageInitShape<typeof SyncReportSchema>;
@@ -18,8 +19,11 @@ export type Command = Exclude<NonNullable<MessageInitShape<typeof PlaybackComman
 export interface Channel {
   /** The gateway's id for this connection's stream ("" until there is one). */
   readonly sessionId: string;
-  /** One clock ping at device time t0: the server's stamps and the arrival time t3. */
-  ping(t0: number): Promise<{ t1: number; t2: number; t3: number }>;
+  /**
+   * One clock ping sent at device time t0: the exchange, with the server's stamps and the
+   * arrival time t3 (t0 and t3 may be the transport's own, tighter stamps: see network-stamps.ts).
+   */
+  ping(t0: number): Promise<ExchangeTimes>;
   /** Joins (or re-attaches to) the room with this code: its state, from which events follow. */
   joinRoom(roomCode: string): Promise<RoomState>;
   /** Leaves the room now. */

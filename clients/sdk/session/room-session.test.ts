@@ -16,7 +16,7 @@ class FakeChannel implements Channel {
     readonly events: ChannelEvents,
     private readonly roomSeq: () => bigint,
   ) {}
-  ping = () => Promise.resolve({ t1: 0, t2: 0, t3: 0 });
+  ping = () => Promise.resolve({ t0: 0, t1: 0, t2: 0, t3: 0 });
   async joinRoom(roomCode: string): Promise<RoomState> {
     this.joins.push(roomCode);
     return create(RoomStateSchema, { roomId: "room-1", roomCode, seq: this.roomSeq() });

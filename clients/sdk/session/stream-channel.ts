@@ -8,6 +8,7 @@ import {
 } from "../../../gen/groovebox/gateway/v1/gateway_pb.js";
 import type { PlaybackState } from "../../../gen/groovebox/playback/v1/playback_pb.js";
 import type { RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
+import type { ExchangeTimes } from "../clock/clock-filter.js";
 import { bearer, type Channel, type ChannelContext, type Command, type SyncReportInit } from "./channel.js";
 
 type ClientMessageInit = MessageInitShape<typeof ClientMessageSchema>;
@@ -27,7 +28,7 @@ export async function openStreamChannel(ctx: ChannelContext): Promise<Channel> {
   const input = createWritableIterable<ClientMessageInit>();
   const abort = new AbortController();
   const pending = new Map<string, Pending>();
-  const pings = new Map<bigint, { resolve(v: { t1: number; t2: number; t3: number }): void }>();
+  const pings = new Map<bigint, { t0: number; resolve(v: ExchangeTimes): void }>();
   let nextRequest = 1;
   let nextPing = 1n;
   let lastPong: { seq: bigint; t3: number } | undefined;
@@ -80,7 +81,8 @@ export async function openStreamChannel(ctx: ChannelContext): Promise<Channel> {
     const m = msg.message;
     if (m.case === "pong") {
       lastPong = { seq: m.value.seq, t3 };
-      pings.get(m.value.seq)?.resolve({ t1: m.value.serverReceiveTimeMs, t2: m.value.serverSendTimeMs, t3 });
+      const ping = pings.get(m.value.seq);
+      ping?.resolve({ t0: ping.t0, t1: m.value.serverReceiveTimeMs, t2: m.value.serverSendTimeMs, t3 });
       pings.delete(m.value.seq);
       return;
     }
@@ -143,7 +145,7 @@ export async function openStreamChannel(ctx: ChannelContext): Promise<Channel> {
       const seq = nextPing++;
       const prev = lastPong && { seq: lastPong.seq, clientReceiveTimeMs: lastPong.t3 };
       return new Promise((resolve) => {
-        pings.set(seq, { resolve });
+        pings.set(seq, { t0, resolve });
         send({ message: { case: "ping", value: { seq, clientSendTimeMs: t0, prev } } });
       });
     },

@@ -3,7 +3,9 @@ import { ClockService } from "../../../gen/groovebox/clock/v1/clock_pb.js";
 import { GatewayService, type ServerMessage } from "../../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { PlaybackService, type PlaybackState } from "../../../gen/groovebox/playback/v1/playback_pb.js";
 import { RoomService, type RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
+import { performanceClock } from "../clock/local-clock.js";
 import { bearer, type Channel, type ChannelContext, type Command, type SyncReportInit } from "./channel.js";
+import { createNetworkStamper } from "./resource-timing.js";
 
 /**
  * A channel for clients that cannot send on a stream (browsers): requests are unary calls,
@@ -42,7 +44,10 @@ export async function openUnaryChannel(ctx: ChannelContext): Promise<Channel> {
           const e = ConnectError.from(err);
           if (first) reject(e);
           // Ended by us (leave, close, a new subscription) or not: only the latter is a drop.
-          if (!abort.signal.aborted && !closed) ctx.onClosed(e);
+          if (!abort.signal.aborted && !closed) {
+            stamper?.close();
+            ctx.onClosed(e);
+          }
         }
       })();
     });
@@ -71,14 +76,20 @@ export async function openUnaryChannel(ctx: ChannelContext): Promise<Channel> {
 
   // The gateway answers: fail now, not at the first request.
   await clock.ping({ clientSendTimeMs: ctx.clock.now() }, { timeoutMs: ctx.requestTimeoutMs });
+  // In a browser, pings are stamped by its network stack where it can (the transport's
+  // noteFetchCall interceptor and Resource Timing): those stamps are on the performance clock.
+  // Until the channel closes or drops.
+  const stamper = ctx.clock === performanceClock ? createNetworkStamper() : undefined;
 
   return {
     get sessionId() {
       return sessionId;
     },
     async ping(t0) {
-      const res = await clock.ping({ clientSendTimeMs: t0 }, { timeoutMs: ctx.requestTimeoutMs });
-      return { t1: res.serverReceiveTimeMs, t2: res.serverSendTimeMs, t3: ctx.clock.now() };
+      const stamped = stamper?.ping();
+      const res = await clock.ping({ clientSendTimeMs: t0 }, { timeoutMs: ctx.requestTimeoutMs, contextValues: stamped?.contextValues });
+      const exchange = { t0, t1: res.serverReceiveTimeMs, t2: res.serverSendTimeMs, t3: ctx.clock.now() };
+      return stamped === undefined ? exchange : stamped.stamp(exchange);
     },
     async joinRoom(roomCode) {
       const joined = await rooms.joinRoom({ roomCode }, opts());
@@ -111,6 +122,7 @@ export async function openUnaryChannel(ctx: ChannelContext): Promise<Channel> {
     close() {
       closed = true;
       subscription?.abort();
+      stamper?.close();
     },
   };
 }
