@@ -3,6 +3,7 @@
  * one on a given port. No Redis client library: a PING over a plain socket is enough.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 
 /** True when a redis-server binary is on the PATH. */
@@ -25,16 +26,52 @@ export function redisAnswers(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The lowest port freePort picks (below it lie the well-known and registered services' ports). */
+const LOWEST_PICKED_PORT = 10_000;
+
+/**
+ * The lowest port of the system's ephemeral range: the ports outgoing connections (and
+ * listen(0)) get. Linux's default when it cannot be read.
+ */
+function lowestEphemeralPort(): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 0) return low;
+  } catch {
+    // not Linux: assume its default
+  }
+  return 32_768;
+}
+
+/** Resolves with `port` when it can be listened on at 127.0.0.1 now (0: any), else undefined. */
+function listenable(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once("error", () => resolve(undefined));
+    server.listen(port, "127.0.0.1", () => {
+      const { port: bound } = server.address() as { port: number };
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1, for a process that listens on it later (a service or a
+ * redis-server started by a test). Picked at random below the system's ephemeral range, not
+ * by the system (port 0): ports in that range are what every outgoing connection gets, and on
+ * a busy machine one took such a port in the seconds before a child process listened on it
+ * (EADDRINUSE). At random, so concurrent test processes seldom pick the same one. The system's
+ * choice is the fallback when there is no room below the range.
+ */
+export async function freePort(): Promise<number> {
+  const below = lowestEphemeralPort();
+  for (let attempt = 0; below > LOWEST_PICKED_PORT && attempt < 100; attempt++) {
+    const port = await listenable(LOWEST_PICKED_PORT + Math.floor(Math.random() * (below - LOWEST_PICKED_PORT)));
+    if (port !== undefined) return port;
+  }
+  const port = await listenable(0);
+  if (port === undefined) throw new Error("no free TCP port on 127.0.0.1");
+  return port;
 }
 
 export interface LocalRedis {
