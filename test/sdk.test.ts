@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { nodeEnvironment, type Channel, type GrooveboxClient, type PlaybackUpdate } from "../clients/sdk/node.js";
 import { browserEnvironment } from "../clients/sdk/browser.js";
 import { GrooveboxClient as Client, type ClientEnvironment, type GrooveboxClientOptions } from "../clients/sdk/client.js";
@@ -209,11 +210,17 @@ describe("the SDK against the real services, through delaying links", () => {
       if (m.message.case === "memberLeft" || m.message.case === "memberJoined") seen.push(`${m.message.case}:${m.message.case === "memberLeft" ? m.message.value.userId : m.message.value.member?.userId}`);
     });
     const statuses: string[] = [];
-    guest.client.on("status", (s) => statuses.push(s));
+    const reasons: Array<Code | undefined> = [];
+    guest.client.on("status", (s, detail) => {
+      statuses.push(s);
+      if (s === "reconnecting") reasons.push(detail.error === undefined ? undefined : ConnectError.from(detail.error).code);
+    });
     const resumed = new Promise<void>((resolve) => guest.client.on("room", () => resolve()));
     guest.proxy.dropConnections();
     await resumed;
     expect(statuses).toContain("reconnecting");
+    // A lost connection is UNAVAILABLE, as gRPC clients report it (not CANCELLED or ABORTED "ECONNRESET").
+    expect(reasons[0]).toBe(Code.Unavailable);
     expect(guest.client.status).toBe("connected");
     const members = guest.client.room!.members.filter((m) => m.userId === guest.client.userId);
     expect(members).toHaveLength(1);

@@ -10,6 +10,7 @@ import type { PlaybackState } from "../../../gen/groovebox/playback/v1/playback_
 import type { RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
 import type { ExchangeTimes } from "../clock/clock-filter.js";
 import { bearer, type Channel, type ChannelContext, type Command, type SyncReportInit } from "./channel.js";
+import { asConnectionLoss } from "./connection-loss.js";
 
 type ClientMessageInit = MessageInitShape<typeof ClientMessageSchema>;
 
@@ -116,7 +117,8 @@ export async function openStreamChannel(ctx: ChannelContext): Promise<Channel> {
       }
       finish(new ConnectError("the gateway ended the stream", Code.Unavailable));
     } catch (err) {
-      finish(ConnectError.from(err));
+      // After our own close() or hello timeout, finish() has already run: this end is not ours.
+      finish(asConnectionLoss(ConnectError.from(err)));
     }
   })();
 

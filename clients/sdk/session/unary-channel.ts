@@ -5,6 +5,7 @@ import { PlaybackService, type PlaybackState } from "../../../gen/groovebox/play
 import { RoomService, type RoomState } from "../../../gen/groovebox/room/v1/room_pb.js";
 import { performanceClock } from "../clock/local-clock.js";
 import { bearer, type Channel, type ChannelContext, type Command, type SyncReportInit } from "./channel.js";
+import { asConnectionLoss } from "./connection-loss.js";
 import { createNetworkStamper } from "./resource-timing.js";
 
 /**
@@ -41,10 +42,11 @@ export async function openUnaryChannel(ctx: ChannelContext): Promise<Channel> {
           }
           throw new ConnectError("the gateway ended the subscription", Code.Unavailable);
         } catch (err) {
-          const e = ConnectError.from(err);
-          if (first) reject(e);
           // Ended by us (leave, close, a new subscription) or not: only the latter is a drop.
-          if (!abort.signal.aborted && !closed) {
+          const dropped = !abort.signal.aborted && !closed;
+          const e = dropped ? asConnectionLoss(ConnectError.from(err)) : ConnectError.from(err);
+          if (first) reject(e);
+          if (dropped) {
             stamper?.close();
             ctx.onClosed(e);
           }
