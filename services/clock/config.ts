@@ -12,4 +12,7 @@ export const clockSettings = {
   clientResolutionMs: numberSetting("CLOCK_CLIENT_RESOLUTION_MS", 1, { min: 0, max: 100 }),
   sessionTtlMs: numberSetting("CLOCK_SESSION_TTL_MS", 300_000, { min: 1000, integer: true }),
   rttFreshMs: rttFreshSetting,
+  sessionCacheSize: numberSetting("CLOCK_SESSION_CACHE_SIZE", 20_000, { min: 0, integer: true }),
+  rttIndexStepMs: numberSetting("CLOCK_RTT_INDEX_STEP_MS", 1, { min: 0 }),
+  rttIndexStepRatio: numberSetting("CLOCK_RTT_INDEX_STEP_RATIO", 0.1, { min: 0, max: 1 }),
 };

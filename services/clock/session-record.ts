@@ -10,7 +10,8 @@ import type { ClockEstimateValue, ClockSampleValue, RttFloor } from "../../clien
  *   referenceTimeMs, driftPpm, errorMs, driftErrorPpm, rttMs, typicalRttMs, sampleCount,
  *   lastSampleTimeMs), so any reader can extrapolate offset(T), and the drift filter's
  *   covariance and bookkeeping (filter.pOO, filter.pOD, filter.pDD, filter.surprises,
- *   filter.startTimeMs) and the link's round-trip floor (floor.rttMs, floor.timeMs) to go on from.
+ *   filter.startTimeMs) and the link's round-trip floor (floor.rttMs, floor.timeMs) to go on from,
+ *   and the record's version (raised by every write: see sample-store.ts).
  */
 
 export const encodeSample = (s: ClockSampleValue) => `${s.timeMs},${s.rttMs},${s.offsetMs}`;
@@ -36,6 +37,9 @@ export function encodeEstimate(estimate: ClockEstimateValue, filter: DriftState,
     "floor.timeMs": floor.timeMs,
   };
 }
+
+/** The version of a stored estimate (0: none yet). */
+export const decodeVersion = (hash: Record<string, string>) => Number(hash.version ?? 0) || 0;
 
 /** The round-trip floor of a stored estimate; undefined when there is none (the next sample sets it). */
 export function decodeFloor(hash: Record<string, string>): RttFloor | undefined {

@@ -65,7 +65,15 @@ export interface StackOptions {
   redis?: RedisTarget;
   gateways?: number;
   rooms?: Partial<{ graceMs: number; idleMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number; createRoomRate: Rate }>;
-  clockStore?: Partial<{ rttFreshMs: number; maxSampleAgeMs: number; windowSize: number; sessionTtlMs: number }>;
+  clockStore?: Partial<{
+    rttFreshMs: number;
+    maxSampleAgeMs: number;
+    windowSize: number;
+    sessionTtlMs: number;
+    sessionCacheSize: number;
+    rttIndexStepMs: number;
+    rttIndexStepRatio: number;
+  }>;
   gateway?: Partial<GatewayOptions>;
   buffer?: Partial<BufferOptions>;
   /** How long each service's stop waits for open calls (default 2 s). */
@@ -216,6 +224,10 @@ async function buildStack(opts: StackOptions, toStop: Array<() => Promise<void>>
       clientResolutionMs: 1,
       sessionTtlMs: 300_000,
       rttFreshMs: 30_000,
+      sessionCacheSize: 20_000,
+      // Every move of a session's round trip reaches the room index, so tests see exact values.
+      rttIndexStepMs: 0,
+      rttIndexStepRatio: 0,
       ...opts.clockStore,
     },
   });
