@@ -9,6 +9,7 @@ import { hostPortListSetting } from "../../services/common/config.js";
 import { createLogger, type Logger } from "../../services/common/logger.js";
 import { closeRedis, createRedis, SLOTS_REFRESH_TIMEOUT_MS, type RedisClient } from "../../services/common/redis.js";
 import { createClockServer } from "../../services/clock/server.js";
+import type { SampleStoreOptions } from "../../services/clock/sample-store.js";
 import { createGatewayServer, type GatewayOptions } from "../../services/gateway/server.js";
 import { createRoomsServer } from "../../services/rooms/server.js";
 import { createPlaybackServer } from "../../services/playback/server.js";
@@ -65,15 +66,9 @@ export interface StackOptions {
   redis?: RedisTarget;
   gateways?: number;
   rooms?: Partial<{ graceMs: number; idleMs: number; leaseMs: number; emptyRoomTtlMs: number; sweepIntervalMs: number; createRoomRate: Rate }>;
-  clockStore?: Partial<{
-    rttFreshMs: number;
-    maxSampleAgeMs: number;
-    windowSize: number;
-    sessionTtlMs: number;
-    sessionCacheSize: number;
-    rttIndexStepMs: number;
-    rttIndexStepRatio: number;
-  }>;
+  clockStore?: Partial<
+    Pick<SampleStoreOptions, "rttFreshMs" | "maxSampleAgeMs" | "windowSize" | "sessionTtlMs" | "sessionCacheSize" | "rttIndexStepMs" | "rttIndexStepRatio">
+  >;
   gateway?: Partial<GatewayOptions>;
   buffer?: Partial<BufferOptions>;
   /** How long each service's stop waits for open calls (default 2 s). */
