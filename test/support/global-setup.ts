@@ -1,4 +1,5 @@
 // Jest loads global setup without its module mapper, so this import names the .ts file.
+import { traceTimers } from "./open-handles.ts";
 import { redisServerAvailable, startPrivateRedis, testRedisMode, type PrivateRedis } from "./redis-server.ts";
 
 declare global {
@@ -18,6 +19,7 @@ declare global {
  * one at REDIS_CLUSTER_NODES when redis-server is not installed.
  */
 export default async function globalSetup(): Promise<void> {
+  traceTimers();
   const mode = testRedisMode();
   if (redisServerAvailable()) {
     const redis = await startPrivateRedis({ mode });
