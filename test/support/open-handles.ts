@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import type { Server, Socket } from "node:net";
+import timersPromises from "node:timers/promises";
 
 /**
  * What keeps this process alive: its open servers, sockets and child processes, one line each,
@@ -10,12 +11,14 @@ export function describeOpenHandles(): string[] {
   const handles = activeHandles();
   const lines = handles.map(describeHandle).filter((line): line is string => line !== undefined);
   const timers = process.getActiveResourcesInfo().filter((type) => type === "Timeout").length;
-  if (timers > 0) lines.push(`${timers} timer(s)`, ...openTimerOrigins());
+  if (timers > 0) lines.push(`${timers} timer(s)`, ...openTimerOrigins(), ...pendingSleepOrigins());
   return lines;
 }
 
 /** Where each traced timer was created, until it fires or is cleared. */
 const tracedTimers = new Map<NodeJS.Timeout, Error>();
+/** Where each pending `timers/promises` sleep was started, and how long it is. */
+const pendingSleeps = new Set<{ origin: Error; ms: number; ref: boolean }>();
 
 /**
  * Records where every timer is created, so that a timer still open at the end can be named.
@@ -45,6 +48,28 @@ export function traceTimers(): void {
   globalThis.setInterval = traced(every, true);
   globalThis.clearTimeout = untraced(clearOnce);
   globalThis.clearInterval = untraced(clearEvery);
+  // The promise form hides its timer: a sleep is traced from its start until it settles. The
+  // module object is the one every test file gets (Jest hands out Node's own modules).
+  const sleep = timersPromises.setTimeout;
+  timersPromises.setTimeout = function (ms?: number, value?: unknown, options?: { ref?: boolean }) {
+    const entry = { origin: new Error("sleep started"), ms: ms ?? 1, ref: options?.ref !== false };
+    pendingSleeps.add(entry);
+    return sleep(ms, value, options).finally(() => pendingSleeps.delete(entry));
+  } as typeof sleep;
+}
+
+/** The first frames of a creation stack: the wrapper's and Jest's own frames say nothing about the cause. */
+const originFrames = (origin: Error) =>
+  (origin.stack ?? "")
+    .split("\n")
+    .slice(2)
+    .filter((frame) => !/node_modules\/jest-|node:internal/.test(frame))
+    .slice(0, 12)
+    .map((frame) => `      ${frame.trim()}`);
+
+/** The start stacks of the sleeps still pending that keep the process alive. */
+function pendingSleepOrigins(): string[] {
+  return [...pendingSleeps].filter((sleep) => sleep.ref).map(({ origin, ms }) => [`a sleep of ${ms} ms, started:`, ...originFrames(origin)].join("\n"));
 }
 
 /** The creation stacks of the traced timers that still keep the process alive. */
@@ -52,14 +77,7 @@ function openTimerOrigins(): string[] {
   const open = [...tracedTimers].filter(([timer]) => timer.hasRef() && !(timer as unknown as { _destroyed: boolean })._destroyed);
   return open.map(([timer, origin]) => {
     const every = (timer as unknown as { _repeat: number | null })._repeat;
-    // The first frame is the wrapper above; Jest's own frames say nothing about the cause.
-    const frames = (origin.stack ?? "")
-      .split("\n")
-      .slice(2)
-      .filter((frame) => !/node_modules\/jest-|node:internal/.test(frame))
-      .slice(0, 12)
-      .map((frame) => `      ${frame.trim()}`);
-    return [`a timer of ${every ?? (timer as unknown as { _idleTimeout: number })._idleTimeout} ms${every ? ", repeating" : ""}, created:`, ...frames].join("\n");
+    return [`a timer of ${every ?? (timer as unknown as { _idleTimeout: number })._idleTimeout} ms${every ? ", repeating" : ""}, created:`, ...originFrames(origin)].join("\n");
   });
 }
 
