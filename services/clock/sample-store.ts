@@ -1,3 +1,4 @@
+import { newId } from "../common/ids.js";
 import { sessionKeys } from "../common/keys.js";
 import type { RedisClient } from "../common/redis.js";
 import {
@@ -43,25 +44,27 @@ const MAX_WRITE_ATTEMPTS = 3;
 
 /**
  * A session's new samples and estimate, written only if its record is still at the version
- * they were computed from (ARGV[1]; a missing record is version 0), which is then raised.
- * Returns the new version, or -1 when the record had moved on. One session tag.
+ * they were computed from (ARGV[1]; a missing record is version ""), and given a new one
+ * (ARGV[2]). Returns 1, or 0 when the record had moved on. One session tag.
+ *
+ * A version is a random id, not a count of writes: a record that ended (or expired) and was
+ * started again by another process could reach the same count, and a stale state would pass.
  *
  * KEYS: samples, estimate, offset (seed key), lastRtt (seed key)
- * ARGV: version, ttl ms, window size, offset, last rtt, n, n encoded samples, estimate field/value pairs
+ * ARGV: version, new version, ttl ms, window size, offset, last rtt, n, n encoded samples (at
+ * most the window: Lua's unpack() fails past a few thousand values), estimate field/value pairs
  */
 const WRITE_SESSION = new LuaScript(`
-local version = tonumber(redis.call('HGET', KEYS[2], 'version') or '0')
-if version ~= tonumber(ARGV[1]) then return -1 end
-local n = tonumber(ARGV[6])
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 7, 6 + n))
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[2])
-redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 7 + n))
-local next = redis.call('HINCRBY', KEYS[2], 'version', 1)
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-return next
+if (redis.call('HGET', KEYS[2], 'version') or '') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[7])
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 8, 7 + n))
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[3])
+redis.call('SET', KEYS[4], ARGV[6], 'PX', ARGV[3])
+redis.call('HSET', KEYS[2], 'version', ARGV[2], unpack(ARGV, 8 + n))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
 `);
 
 /**
@@ -93,7 +96,7 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
     window: ClockSampleValue[];
     filter: ClockFilterState["filter"] | undefined;
     floor: RttFloor | undefined;
-    version: number;
+    version: string;
   }> {
     const results = await redis
       .multi()
@@ -115,23 +118,27 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
    * filter, and the seed keys: the offset now (`now`, the estimate extrapolated) and the newest
    * sample's round trip. Returns the record's new version, or undefined when it had moved on.
    */
-  async function writeSession(sessionId: string, fresh: ClockSampleValue[], session: ClockFilterState, version: number, now: ClockEstimateValue): Promise<number | undefined> {
+  async function writeSession(sessionId: string, fresh: ClockSampleValue[], session: ClockFilterState, version: string, now: ClockEstimateValue): Promise<string | undefined> {
     const fields = encodeEstimate(estimateAt(session, session.filter.referenceTimeMs, opts), session.filter, session.floor);
+    // Only the newest samples stay in the window: the others need not travel.
+    const kept = fresh.slice(-opts.windowSize);
+    const next = newId();
     const written = await WRITE_SESSION.run(
       redis,
       [sessionKeys.clockSamples(sessionId), sessionKeys.clockEstimate(sessionId), sessionKeys.clockOffset(sessionId), sessionKeys.lastRtt(sessionId)],
       [
         version,
+        next,
         opts.sessionTtlMs,
         opts.windowSize,
         String(now.offsetMs),
         String(fresh[fresh.length - 1]!.rttMs),
-        fresh.length,
-        ...fresh.map(encodeSample),
+        kept.length,
+        ...kept.map(encodeSample),
         ...Object.entries(fields).flatMap(([field, value]) => [field, String(value)]),
       ],
     );
-    return Number(written) < 0 ? undefined : Number(written);
+    return Number(written) === 1 ? next : undefined;
   }
 
   return {

@@ -11,7 +11,7 @@ import type { ClockEstimateValue, ClockSampleValue, RttFloor } from "../../clien
  *   lastSampleTimeMs), so any reader can extrapolate offset(T), and the drift filter's
  *   covariance and bookkeeping (filter.pOO, filter.pOD, filter.pDD, filter.surprises,
  *   filter.startTimeMs) and the link's round-trip floor (floor.rttMs, floor.timeMs) to go on from,
- *   and the record's version (raised by every write: see sample-store.ts).
+ *   and the record's version (a random id, new with every write: see sample-store.ts).
  */
 
 export const encodeSample = (s: ClockSampleValue) => `${s.timeMs},${s.rttMs},${s.offsetMs}`;
@@ -38,8 +38,8 @@ export function encodeEstimate(estimate: ClockEstimateValue, filter: DriftState,
   };
 }
 
-/** The version of a stored estimate (0: none yet). */
-export const decodeVersion = (hash: Record<string, string>) => Number(hash.version ?? 0) || 0;
+/** The version of a stored estimate ("": none yet). */
+export const decodeVersion = (hash: Record<string, string>) => hash.version ?? "";
 
 /** The round-trip floor of a stored estimate; undefined when there is none (the next sample sets it). */
 export function decodeFloor(hash: Record<string, string>): RttFloor | undefined {
