@@ -62,7 +62,7 @@ describeWithRedisServer("Redis Cluster: slots move while rooms play", () => {
       const target = (await cluster.masters()).find((m) => m.port !== master.port)!;
       await cluster.moveSlot(key, target.port, {
         // Half-way, until a command of the room has been answered ASK or TRYAGAIN, and has
-        // waited longer than ioredis's own tries last (16, 50 ms apart).
+        // waited longer than ioredis's own tries last (8, 50 ms apart).
         async midway(from) {
           const before = await migrationAnswers(cluster, from.port);
           await eventually(async () => ((await migrationAnswers(cluster, from.port)) > before ? true : undefined), undefined, "a command redirected");

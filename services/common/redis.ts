@@ -65,10 +65,14 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
           // MOVED, ASK or TRYAGAIN.
           enableAutoPipelining: false,
           // A multi-key command (every room script) on a slot that is being moved, with its keys
-          // on both sides, is answered TRYAGAIN; ioredis tries again up to 16 times (its
-          // maxRedirections). 50 ms apart those end inside the command timeout, so the error
-          // says TRYAGAIN, and LuaScript.run tries on (see MIGRATION_BACKOFF).
+          // on both sides, is answered TRYAGAIN; ioredis tries again, 50 ms apart, up to
+          // maxRedirections times, all within the command's one timeout (it starts at the first
+          // send). 8 tries (about 400 ms) end well inside it also when a loaded event loop
+          // stretches each pause (16 did not: the command then failed "Command timed out", which
+          // reads as an outage), so the error says TRYAGAIN, and LuaScript.run tries on with a
+          // new command (see MIGRATION_BACKOFF).
           retryDelayOnTryAgain: 50,
+          maxRedirections: 8,
           // Sharded pub/sub needs subscribers per shard; refreshing slots keeps them across a
           // failover (ioredis 5 otherwise loses sharded subscriptions).
           shardedSubscribers: true,
@@ -171,14 +175,15 @@ export async function closeRedis(client: RedisClient): Promise<void> {
 
 /**
  * How long a script waits out the move of its slot to another master (a cluster being
- * rebalanced) beyond ioredis's own retries: pauses of 100 ms doubling to 500 ms, 8 tries, about
- * 3 s in all. A slot of a few hundred rooms moves in well under a second.
+ * rebalanced) beyond ioredis's own retries: pauses of 100 ms doubling to 500 ms, 12 tries, about
+ * 5 s of pauses and 12 of ioredis's rounds (about 0.4 s each) in all. A slot of a few hundred
+ * rooms moves in well under a second.
  */
-export const MIGRATION_BACKOFF: Backoff = { firstMs: 100, maxMs: 500, tries: 8 };
+export const MIGRATION_BACKOFF: Backoff = { firstMs: 100, maxMs: 500, tries: 12 };
 
 /**
  * A script ioredis gave up on while slots move, after answers that mean "not run here": TRYAGAIN
- * (its keys are on both sides of a migration), or 16 redirections ending in MOVED or ASK. The
+ * (its keys are on both sides of a migration), or maxRedirections ending in MOVED or ASK. The
  * latter happens when a slot has just moved: on a MOVED for one slot, ioredis points its whole
  * cached slot range at the new owner (the range shares one array), so commands for the range's
  * other slots bounce between the two masters until it reads the slot map again. Trying again is
