@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { buildWebPage } from "../scripts/web-bundle.js";
 import { startStack, type Stack } from "./support/stack.js";
+import { startSwitchProxy } from "./support/switch-proxy.js";
 
 /** Debian's chromium package (.ci/run installs it). */
 const CHROMIUM = "/usr/bin/chromium";
@@ -70,10 +71,10 @@ describe("the browser page", () => {
       rmSync(profile, { recursive: true, force: true });
     });
 
-    /** A new tab on the page, as `name`. */
-    const open = async (name: string): Promise<Page> => {
+    /** A new tab on the page (from the gateway at `url`), as `name`. */
+    const open = async (name: string, url = gw): Promise<Page> => {
       const page = await context.newPage();
-      await page.goto(`${gw}/`);
+      await page.goto(`${url}/`);
       await page.fill("#name", name);
       return page;
     };
@@ -147,6 +148,28 @@ describe("the browser page", () => {
       // The members see each other's sync reports (every 5 s), and the position runs.
       await listener.locator("#members td", { hasText: "no report yet" }).first().waitFor({ state: "detached" });
       await listener.locator("#playback", { hasText: /^playing song-42 {2}\d+:\d\d\.\d{3}$/ }).waitFor();
+    }, 120_000);
+
+    it("a page whose connection drops says UNAVAILABLE, reconnects and stays in its room", async () => {
+      const proxy = await startSwitchProxy(gw);
+      try {
+        const page = await open("Cleo", proxy.url);
+        await page.click("#create-room");
+        await page.waitForSelector("#dj:not([hidden])");
+        const code = (await page.textContent("#room-code"))!;
+        expect(code).toMatch(/^[A-Z0-9]{6}$/);
+        await page.locator("#connection", { hasText: /^connected$/ }).waitFor();
+        // Every connection of the page is cut (Subscribe's among them), the gateway stays up.
+        proxy.switchTo(gw);
+        const reconnecting = page.locator("#connection", { hasText: /^reconnecting/ });
+        await reconnecting.waitFor();
+        expect(await reconnecting.textContent()).toMatch(/^reconnecting \(\[unavailable\] /);
+        await page.locator("#connection", { hasText: /^connected$/ }).waitFor();
+        expect(await page.textContent("#room-code")).toBe(code);
+        expect(await members(page, 1)).toEqual(["Cleo"]);
+      } finally {
+        await proxy.close();
+      }
     }, 120_000);
   });
 });
