@@ -1,5 +1,5 @@
 // Jest loads global setup without its module mapper, so this import names the .ts file.
-import { traceTimers } from "./open-handles.ts";
+import { traceTimers } from "./timer-trace.ts";
 import { redisServerAvailable, startPrivateRedis, testRedisMode, type PrivateRedis } from "./redis-server.ts";
 
 declare global {

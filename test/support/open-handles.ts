@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import type { Server, Socket } from "node:net";
-import timersPromises from "node:timers/promises";
+import { tracedTimerOrigins } from "./timer-trace.ts";
 
 /**
  * What keeps this process alive: its open servers, sockets and child processes, one line each,
@@ -11,74 +11,8 @@ export function describeOpenHandles(): string[] {
   const handles = activeHandles();
   const lines = handles.map(describeHandle).filter((line): line is string => line !== undefined);
   const timers = process.getActiveResourcesInfo().filter((type) => type === "Timeout").length;
-  if (timers > 0) lines.push(`${timers} timer(s)`, ...openTimerOrigins(), ...pendingSleepOrigins());
+  if (timers > 0) lines.push(`${timers} timer(s)`, ...tracedTimerOrigins());
   return lines;
-}
-
-/** Where each traced timer was created, until it fires or is cleared. */
-const tracedTimers = new Map<NodeJS.Timeout, Error>();
-/** Where each pending `timers/promises` sleep was started, and how long it is. */
-const pendingSleeps = new Set<{ origin: Error; ms: number; ref: boolean }>();
-
-/**
- * Records where every timer is created, so that a timer still open at the end can be named.
- * Node lists timers only by count (`process.getActiveResourcesInfo()`). Jest copies the globals
- * into each test file's context when it loads the environment, after the global setup: wrapping
- * the globals there covers the tests, the services they start and the libraries those load.
- * (Timers Node creates inside its own modules are not covered; they are unreferenced anyway.)
- */
-export function traceTimers(): void {
-  const { setTimeout: once, setInterval: every, clearTimeout: clearOnce, clearInterval: clearEvery } = globalThis;
-  const traced = <F extends typeof setTimeout | typeof setInterval>(create: F, repeats: boolean): F =>
-    Object.assign(function (this: unknown, callback: (...args: unknown[]) => void, ...rest: unknown[]) {
-      const origin = new Error("timer created");
-      const timer: NodeJS.Timeout = (create as (...args: unknown[]) => NodeJS.Timeout)(
-        repeats ? callback : (...args: unknown[]) => (tracedTimers.delete(timer), callback(...args)),
-        ...rest,
-      );
-      tracedTimers.set(timer, origin);
-      return timer;
-    }, create);
-  const untraced = <F extends typeof clearTimeout>(clear: F): F =>
-    function (timer: Parameters<F>[0]) {
-      if (typeof timer === "object" && timer !== null) tracedTimers.delete(timer as NodeJS.Timeout);
-      clear(timer);
-    } as F;
-  globalThis.setTimeout = traced(once, false);
-  globalThis.setInterval = traced(every, true);
-  globalThis.clearTimeout = untraced(clearOnce);
-  globalThis.clearInterval = untraced(clearEvery);
-  // The promise form hides its timer: a sleep is traced from its start until it settles. The
-  // module object is the one every test file gets (Jest hands out Node's own modules).
-  const sleep = timersPromises.setTimeout;
-  timersPromises.setTimeout = function (ms?: number, value?: unknown, options?: { ref?: boolean }) {
-    const entry = { origin: new Error("sleep started"), ms: ms ?? 1, ref: options?.ref !== false };
-    pendingSleeps.add(entry);
-    return sleep(ms, value, options).finally(() => pendingSleeps.delete(entry));
-  } as typeof sleep;
-}
-
-/** The first frames of a creation stack: the wrapper's and Jest's own frames say nothing about the cause. */
-const originFrames = (origin: Error) =>
-  (origin.stack ?? "")
-    .split("\n")
-    .slice(2)
-    .filter((frame) => !/node_modules\/jest-|node:internal/.test(frame))
-    .slice(0, 12)
-    .map((frame) => `      ${frame.trim()}`);
-
-/** The start stacks of the sleeps still pending that keep the process alive. */
-function pendingSleepOrigins(): string[] {
-  return [...pendingSleeps].filter((sleep) => sleep.ref).map(({ origin, ms }) => [`a sleep of ${ms} ms, started:`, ...originFrames(origin)].join("\n"));
-}
-
-/** The creation stacks of the traced timers that still keep the process alive. */
-function openTimerOrigins(): string[] {
-  const open = [...tracedTimers].filter(([timer]) => timer.hasRef() && !(timer as unknown as { _destroyed: boolean })._destroyed);
-  return open.map(([timer, origin]) => {
-    const every = (timer as unknown as { _repeat: number | null })._repeat;
-    return [`a timer of ${every ?? (timer as unknown as { _idleTimeout: number })._idleTimeout} ms${every ? ", repeating" : ""}, created:`, ...originFrames(origin)].join("\n");
-  });
 }
 
 const activeHandles = (): unknown[] => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
