@@ -35,7 +35,7 @@ describe("the clock sample store", () => {
     t3: t1 - offsetMs + rttMs / 2,
   });
 
-  /** What a session's record holds, less its version (a random id per write). */
+  /** What a session's record holds, less its version (a random number per write). */
   async function record(sessionId: string) {
     const { version, ...estimate } = await redis.hgetall(sessionKeys.clockEstimate(sessionId));
     return {
@@ -61,6 +61,7 @@ describe("the clock sample store", () => {
     const [got, expected] = [await record(mixed), await record(single)];
     expect(got.samples).toHaveLength(writers.length);
     expect(got).toEqual(expected);
+    expect(await redis.hget(sessionKeys.clockEstimate(mixed), "version")).toMatch(/^[1-9]\d*$/);
   });
 
   it("starts a session over when its record ended under another process, as for a new session", async () => {

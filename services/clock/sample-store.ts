@@ -1,4 +1,4 @@
-import { newId } from "../common/ids.js";
+import { randomInt } from "node:crypto";
 import { sessionKeys } from "../common/keys.js";
 import type { RedisClient } from "../common/redis.js";
 import {
@@ -47,8 +47,10 @@ const MAX_WRITE_ATTEMPTS = 3;
  * they were computed from (ARGV[1]; a missing record is version ""), and given a new one
  * (ARGV[2]). Returns 1, or 0 when the record had moved on. One session tag.
  *
- * A version is a random id, not a count of writes: a record that ended (or expired) and was
+ * A version is a random number, not a count of writes: a record that ended (or expired) and was
  * started again by another process could reach the same count, and a stale state would pass.
+ * A number still, so that a process from before (which compared and raised counts) can take
+ * turns with these during a rolling upgrade.
  *
  * KEYS: samples, estimate, offset (seed key), lastRtt (seed key)
  * ARGV: version, new version, ttl ms, window size, offset, last rtt, n, n encoded samples (at
@@ -122,7 +124,7 @@ export function createSampleStore(redis: RedisClient, opts: SampleStoreOptions) 
     const fields = encodeEstimate(estimateAt(session, session.filter.referenceTimeMs, opts), session.filter, session.floor);
     // Only the newest samples stay in the window: the others need not travel.
     const kept = fresh.slice(-opts.windowSize);
-    const next = newId();
+    const next = String(randomInt(1, 2 ** 48));
     const written = await WRITE_SESSION.run(
       redis,
       [sessionKeys.clockSamples(sessionId), sessionKeys.clockEstimate(sessionId), sessionKeys.clockOffset(sessionId), sessionKeys.lastRtt(sessionId)],

@@ -9,7 +9,7 @@ export interface IndexedRtt {
 
 /**
  * A session's filter state as this process last wrote it, and the version its record had in
- * Redis then (the estimate hash's `version`, new with every write).
+ * Redis then (the estimate hash's `version`, a random number new with every write).
  */
 export interface CachedSession {
   state: ClockFilterState;

@@ -11,7 +11,7 @@ import type { ClockEstimateValue, ClockSampleValue, RttFloor } from "../../clien
  *   lastSampleTimeMs), so any reader can extrapolate offset(T), and the drift filter's
  *   covariance and bookkeeping (filter.pOO, filter.pOD, filter.pDD, filter.surprises,
  *   filter.startTimeMs) and the link's round-trip floor (floor.rttMs, floor.timeMs) to go on from,
- *   and the record's version (a random id, new with every write: see sample-store.ts).
+ *   and the record's version (a random number, new with every write: see sample-store.ts).
  */
 
 export const encodeSample = (s: ClockSampleValue) => `${s.timeMs},${s.rttMs},${s.offsetMs}`;
