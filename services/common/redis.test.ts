@@ -1,5 +1,7 @@
 import { once } from "node:events";
-import { testRedis } from "../../test/support/stack.js";
+import { Cluster } from "ioredis";
+import { eventually } from "../../test/support/eventually.js";
+import { testRedis, testRedisTarget } from "../../test/support/stack.js";
 import { freePort, startLocalRedis } from "../../scripts/local-redis.js";
 import { closeRedis, startWhenRedisReady } from "./redis.js";
 
@@ -41,6 +43,26 @@ describe("closeRedis", () => {
     // (events.once would reject on the "error" that comes first.)
     await new Promise((resolve) => redis.once("reconnecting", resolve));
     await closeRedis(redis);
+  });
+
+  // A cluster needed: the test run's (cluster mode).
+  const { clusterNodes } = testRedisTarget();
+  (clusterNodes.length > 0 ? it : it.skip)("stops a cluster client's periodic slot refresh also when it was closed during one", async () => {
+    const cluster = new Cluster([...clusterNodes], { slotsRefreshInterval: 20 });
+    // ioredis's own parts, to hold a periodic round open across the close.
+    const internals = cluster as unknown as {
+      slotsTimer: NodeJS.Timeout | null;
+      getInfoFromNode(node: unknown, callback: (err?: Error) => void): void;
+    };
+    const ask = internals.getInfoFromNode.bind(cluster);
+    let held: (() => void) | undefined;
+    await once(cluster, "ready");
+    internals.getInfoFromNode = (node, callback) => ask(node, (err) => (held = () => callback(err)));
+    // A round is under way, its answer held back: the client is closed meanwhile.
+    await eventually(async () => (held !== undefined ? true : undefined), undefined, "a round of the slot refresh");
+    await closeRedis(cluster);
+    held!();
+    expect({ nextRoundArmed: internals.slotsTimer !== null }).toEqual({ nextRoundArmed: false });
   });
 });
 

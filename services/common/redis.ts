@@ -68,9 +68,12 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
           // on both sides, is answered TRYAGAIN; ioredis tries again, 50 ms apart, up to
           // maxRedirections times, all within the command's one timeout (it starts at the first
           // send). 8 tries (about 400 ms) end well inside it also when a loaded event loop
-          // stretches each pause (16 did not: the command then failed "Command timed out", which
-          // reads as an outage), so the error says TRYAGAIN, and LuaScript.run tries on with a
-          // new command (see MIGRATION_BACKOFF).
+          // stretches each pause (16, about 800 ms, likely did not once: a room read answered
+          // UNAVAILABLE while its slot moved), so the error says TRYAGAIN, and LuaScript.run
+          // tries on with a new command (see MIGRATION_BACKOFF). The limit is the client's: a
+          // plain multi-key command (a MULTI, a DEL of a session's keys) on a moving slot fails
+          // after those 400 ms, and the tries after CLUSTERDOWN or a closed connection (100 ms
+          // apart, in a failover) count too; all of these answer UNAVAILABLE, and clients retry.
           retryDelayOnTryAgain: 50,
           maxRedirections: 8,
           // Sharded pub/sub needs subscribers per shard; refreshing slots keeps them across a
@@ -157,6 +160,14 @@ export function startWhenRedisReady(client: RedisClient, start: () => void): { c
  * stops never leave ioredis's timer for a second close behind.
  */
 export async function closeRedis(client: RedisClient): Promise<void> {
+  try {
+    await closeConnection(client);
+  } finally {
+    if (client instanceof Cluster) stopSlotsRefresh(client);
+  }
+}
+
+async function closeConnection(client: RedisClient): Promise<void> {
   if (client.status === "end") return;
   const ended = new Promise<void>((resolve) => client.once("end", () => resolve()));
   if (client.status === "ready") {
@@ -171,6 +182,18 @@ export async function closeRedis(client: RedisClient): Promise<void> {
     client.disconnect();
   }
   await ended;
+}
+
+/**
+ * ioredis 6 reads the slot map every slotsRefreshInterval: when a round ends it arms the next
+ * one, whatever the client's state, and a close clears only the armed timer. A cluster client
+ * closed while a round was under way thus went on arming a 5 s timer for ever (a stopped
+ * service whose process did not exit). A callback queued behind that round runs right after
+ * ioredis's own and clears what it armed. With no round under way, nothing is started.
+ */
+function stopSlotsRefresh(cluster: Cluster): void {
+  const internals = cluster as unknown as { isRefreshing: boolean; clearNodesRefreshInterval(): void };
+  if (internals.isRefreshing) cluster.refreshSlotsCache(() => internals.clearNodesRefreshInterval());
 }
 
 /**
