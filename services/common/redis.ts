@@ -186,13 +186,15 @@ async function closeConnection(client: RedisClient): Promise<void> {
 
 /**
  * ioredis 6 reads the slot map every slotsRefreshInterval: when a round ends it arms the next
- * one, whatever the client's state, and a close clears only the armed timer. A cluster client
- * closed while a round was under way thus went on arming a 5 s timer for ever (a stopped
- * service whose process did not exit). A callback queued behind that round runs right after
- * ioredis's own and clears what it armed. With no round under way, nothing is started.
+ * one, whatever the client's state, and a close clears only the timer armed then. A cluster
+ * client closed while a round was under way thus went on arming a 5 s timer for ever (a stopped
+ * service whose process did not exit). After the close: a round that ended during it armed the
+ * next one, cleared here; a round still under way will, so a callback queued behind it (it runs
+ * right after ioredis's own) clears that. With no round under way, nothing is started.
  */
 function stopSlotsRefresh(cluster: Cluster): void {
   const internals = cluster as unknown as { isRefreshing: boolean; clearNodesRefreshInterval(): void };
+  internals.clearNodesRefreshInterval();
   if (internals.isRefreshing) cluster.refreshSlotsCache(() => internals.clearNodesRefreshInterval());
 }
 
