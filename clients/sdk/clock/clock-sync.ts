@@ -43,8 +43,9 @@ export const DEFAULT_CLOCK_SYNC_OPTIONS: ClockSyncOptions = {
   burstCount: 8,
   burstIntervalMs: 40,
   // The estimate is as good as the number of clean samples it rests on, and the first minute
-  // after connecting is when an app starts to play: 4 pings a second for it, then 1.
-  settleIntervalMs: 250,
+  // after connecting is when an app starts to play: about 7 pings a second for it (under the
+  // gateway's 10 a second per stream), then 1.
+  settleIntervalMs: 150,
   settleForMs: 60_000,
   intervalMs: 1000,
   samplesToSync: 4,
