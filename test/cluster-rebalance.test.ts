@@ -1,23 +1,31 @@
+import calculateSlot from "cluster-key-slot";
+import type { Cluster } from "ioredis";
 import { PlaybackChange } from "../gen/groovebox/playback/v1/playback_pb.js";
 import { roomKeys } from "../services/common/keys.js";
+import { closeRedis, startWhenRedisReady } from "../services/common/redis.js";
 import type { LocalRedisCluster } from "../scripts/local-redis-cluster.js";
 import { eventually } from "./support/eventually.js";
 import { guest, type Guest } from "./support/rooms-client.js";
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from "./support/redis-server.js";
 import { playingRoom, roomTraffic, unexplainedGaps } from "./support/room-traffic.js";
-import { startStack, type Stack } from "./support/stack.js";
+import { startStack, testRedis, type Stack } from "./support/stack.js";
 
 // A cluster of its own to move slots on (in both modes): needs redis-server.
 const describeWithRedisServer = redisServerAvailable() ? describe : describe.skip;
 
 /**
- * How often a node has answered a command of a migrating slot with ASK (go to the new owner) or
- * TRYAGAIN (keys are on both sides: later), from INFO errorstats.
+ * How often a node has answered commands with these redirections, from INFO errorstats: ASK (go
+ * to the new owner) or TRYAGAIN (keys are on both sides: later) while a slot migrates, MOVED
+ * (another master serves the slot).
  */
-async function migrationAnswers(cluster: LocalRedisCluster, port: number): Promise<number> {
+async function redirections(cluster: LocalRedisCluster, port: number, kinds: Array<"ASK" | "TRYAGAIN" | "MOVED">): Promise<number> {
   const stats = await cluster.cli(port, "INFO", "errorstats");
-  const count = (kind: string) => Number(new RegExp(`errorstat_${kind}:count=(\\d+)`).exec(stats)?.[1] ?? 0);
-  return count("ASK") + count("TRYAGAIN");
+  return kinds.reduce((sum, kind) => sum + Number(new RegExp(`errorstat_${kind}:count=(\\d+)`).exec(stats)?.[1] ?? 0), 0);
+}
+
+/** A key in `slot` (a hash tag found by trying). */
+function keyInSlot(slot: number): string {
+  for (let i = 0; ; i++) if (calculateSlot(`slot-${i}`) === slot) return `{slot-${i}}:key`;
 }
 
 /**
@@ -47,6 +55,35 @@ describeWithRedisServer("Redis Cluster: slots move while rooms play", () => {
     await redis?.destroy();
   });
 
+  // First, on the cluster as created: each master serves one range of slots.
+  it("sends commands for the other slots of a moved slot's range straight to their master", async () => {
+    const { master: from } = await cluster.shardOf(keyInSlot(0));
+    const [first, last] = from.slots[0]!.split("-").map(Number);
+    const middle = Math.floor((first! + last!) / 2);
+    const moving = keyInSlot(middle);
+    const staying = keyInSlot(middle + 1);
+    const to = (await cluster.masters()).find((m) => m.port !== from.port)!;
+    const client = testRedis("range", redis.target);
+    try {
+      await new Promise<void>((resolve) => startWhenRedisReady(client, resolve));
+      // Each slot has its own entry in the client's slot map (ioredis shares one per range).
+      const slots = (client as Cluster).slots;
+      expect(slots[middle]).toEqual(slots[middle + 1]);
+      expect(slots[middle]).not.toBe(slots[middle + 1]);
+      await Promise.all([client.set(moving, "moves"), client.set(staying, "stays")]);
+      await cluster.moveSlot(moving, to.port);
+      const before = await redirections(cluster, to.port, ["MOVED"]);
+      // The client learns of the move from the old master's MOVED, and it applies to that slot
+      // alone: the neighbour's command, sent right after (before the client has read the slot
+      // map again), still goes to the old master and is not sent back from the new one.
+      expect(await client.get(moving)).toBe("moves");
+      expect(await client.get(staying)).toBe("stays");
+      expect(await redirections(cluster, to.port, ["MOVED"])).toBe(before);
+    } finally {
+      await closeRedis(client);
+    }
+  });
+
   it("redirects commands, loses no event and answers no error while the slots of playing rooms move", async () => {
     // Ada (gateway 0) is the DJ, Bob (gateway 1) a member.
     const rooms = [];
@@ -64,8 +101,8 @@ describeWithRedisServer("Redis Cluster: slots move while rooms play", () => {
         // Half-way, until a command of the room has been answered ASK or TRYAGAIN, and has
         // waited longer than ioredis's own tries last (8, 50 ms apart).
         async midway(from) {
-          const before = await migrationAnswers(cluster, from.port);
-          await eventually(async () => ((await migrationAnswers(cluster, from.port)) > before ? true : undefined), undefined, "a command redirected");
+          const before = await redirections(cluster, from.port, ["ASK", "TRYAGAIN"]);
+          await eventually(async () => ((await redirections(cluster, from.port, ["ASK", "TRYAGAIN"])) > before ? true : undefined), undefined, "a command redirected");
           await eventually(async () => (traffic.waiting(room.roomId) > 1000 ? true : undefined), undefined, "a command waiting out the move");
         },
       });

@@ -50,7 +50,7 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
   const base = connectionOptions(opts);
   const client: RedisClient =
     opts.clusterNodes && opts.clusterNodes.length > 0
-      ? new Cluster([...opts.clusterNodes], {
+      ? routeEachSlotApart(new Cluster([...opts.clusterNodes], {
           redisOptions: { ...base, retryStrategy: undefined, enableAutoPipelining: false } as Cluster["options"]["redisOptions"],
           clusterRetryStrategy: base.retryStrategy!,
           // The cluster client has no time limit for commands queued while no node is reachable:
@@ -81,7 +81,7 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
           shardedSubscribers: true,
           slotsRefreshInterval: 5000,
           slotsRefreshTimeout: SLOTS_REFRESH_TIMEOUT_MS,
-        })
+        }))
       : new Redis(opts.url, base);
   watchConnection(client, opts.logger.child({ redis: opts.name }));
   return client;
@@ -101,7 +101,7 @@ export function createRedis(opts: RedisConnectionOptions): RedisClient {
  */
 export function createQueueConnection(opts: Pick<RedisConnectionOptions, "url" | "clusterNodes" | "name">): RedisClient {
   if (opts.clusterNodes && opts.clusterNodes.length > 0) {
-    return new Cluster([...opts.clusterNodes], {
+    return routeEachSlotApart(new Cluster([...opts.clusterNodes], {
       redisOptions: { connectionName: opts.name, maxRetriesPerRequest: null },
       slotsRefreshTimeout: SLOTS_REFRESH_TIMEOUT_MS,
       // No ready check (CLUSTER INFO until cluster_state:ok): when it fails, ioredis reconnects
@@ -110,16 +110,35 @@ export function createQueueConnection(opts: Pick<RedisConnectionOptions, "url" |
       // that died); the worker then waits forever. Connected without it while the cluster is
       // down, commands get CLUSTERDOWN, which ioredis and BullMQ retry.
       enableReadyCheck: false,
-    });
+    }));
   }
   return new Redis(opts.url, { connectionName: opts.name, maxRetriesPerRequest: null });
 }
 
 /** A second connection with the same settings, for subscriber mode. */
 export function duplicateRedis(client: RedisClient, name: string, logger: Logger): RedisClient {
-  const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  const copy: RedisClient = client instanceof Cluster ? routeEachSlotApart(client.duplicate()) : client.duplicate();
   watchConnection(copy, logger.child({ redis: name }));
   return copy;
+}
+
+/**
+ * Keeps a MOVED for one slot from redirecting the slot's neighbours. ioredis (6.0) fills its slot
+ * map from CLUSTER SLOTS with one array per range, shared by every slot of the range, and follows
+ * a MOVED by overwriting that array (`slots[slot][0] = node`): the whole range then points at the
+ * node that took one slot. When one slot of a master moves (a rebalance), commands for the
+ * range's other slots go there, are sent back with MOVED, which points the range back, and the
+ * next command of the moved slot points it over again; a plain command whose tries all land on
+ * the wrong side gives up after maxRedirections (UNAVAILABLE), until a slot refresh ends the
+ * to and fro. Each slot gets its own array when the map is read ("refresh" is emitted in the
+ * same tick), so a MOVED changes only its own slot.
+ */
+function routeEachSlotApart(cluster: Cluster): Cluster {
+  cluster.on("refresh", () => {
+    const slots = cluster.slots;
+    for (let slot = 0; slot < slots.length; slot++) if (slots[slot] !== undefined) slots[slot] = [...slots[slot]!];
+  });
+  return cluster;
 }
 
 function watchConnection(client: RedisClient, log: Logger): void {
@@ -208,11 +227,10 @@ export const MIGRATION_BACKOFF: Backoff = { firstMs: 100, maxMs: 500, tries: 12 
 
 /**
  * A script ioredis gave up on while slots move, after answers that mean "not run here": TRYAGAIN
- * (its keys are on both sides of a migration), or maxRedirections ending in MOVED or ASK. The
- * latter happens when a slot has just moved: on a MOVED for one slot, ioredis points its whole
- * cached slot range at the new owner (the range shares one array), so commands for the range's
- * other slots bounce between the two masters until it reads the slot map again. Trying again is
- * what ioredis itself does with these answers, only for longer.
+ * (its keys are on both sides of a migration), or maxRedirections ending in MOVED or ASK (the
+ * masters do not yet agree on the slot's owner, or the client read the slot map from a node that
+ * had not heard of the move). Trying again is what ioredis itself does with these answers, only
+ * for longer.
  */
 const isMidMigration = (err: unknown) =>
   err instanceof Error && (err.message.includes("TRYAGAIN") || /^Too many Cluster redirections\. Last error: \w*Error: (MOVED|ASK) /.test(err.message));

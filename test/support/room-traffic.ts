@@ -74,12 +74,17 @@ export async function playingRoom(dj: Guest, member: Guest, started: (stream: St
   return { roomId: state.roomId, streams };
 }
 
-/** One command of the traffic: which room, which command, when it was answered (Date.now()), and its error code, if any. */
+/**
+ * One command of the traffic: which room, which command, when it was answered (Date.now()), how
+ * long it waited for the answer, and its error code and message, if any.
+ */
 export interface CommandOutcome {
   roomId: string;
   op: "seek" | "read";
   at: number;
+  waitedMs: number;
   code?: Code;
+  message?: string;
 }
 
 /**
@@ -95,12 +100,14 @@ export function roomTraffic(dj: Guest, member: Guest, roomIds: readonly string[]
   const sentAt = new Map<string, number>();
   let stopped = false;
   const record = async (roomId: string, op: CommandOutcome["op"], call: () => Promise<unknown>) => {
-    sentAt.set(roomId, Date.now());
+    const sent = Date.now();
+    sentAt.set(roomId, sent);
     try {
       await call();
-      outcomes.push({ roomId, op, at: Date.now() });
+      outcomes.push({ roomId, op, at: Date.now(), waitedMs: Date.now() - sent });
     } catch (err) {
-      outcomes.push({ roomId, op, at: Date.now(), code: ConnectError.from(err).code });
+      const { code, rawMessage } = ConnectError.from(err);
+      outcomes.push({ roomId, op, at: Date.now(), waitedMs: Date.now() - sent, code, message: rawMessage });
     } finally {
       sentAt.delete(roomId);
     }
