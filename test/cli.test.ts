@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdtempSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../scripts/local-redis.js";
@@ -144,7 +144,10 @@ describe("the groovebox CLI against a running stack", () => {
     stack = await startStack();
     gw = stack.gatewayUrls[0]!;
   });
-  afterAll(() => stack.stop());
+  afterAll(async () => {
+    await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   // Each run of the CLI compiles its sources first (about a second, more on a busy machine).
   it("logs in, creates a room and plays as its DJ; a listener joins, sees the members, and may not command", async () => {

@@ -1,4 +1,4 @@
-import { Code, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { GatewayService, type ClientMessage } from "../../gen/groovebox/gateway/v1/gateway_pb.js";
 import { requireUser } from "../common/auth/gate.js";
 import { resetCallKey } from "../common/call-reset.js";
@@ -40,8 +40,13 @@ export function createGatewayService(deps: { core: StreamCore; logger: Logger })
    */
   async function* serve(ctx: HandlerContext, kind: StreamKind, begin: (session: StreamSession) => void): AsyncGenerator<ServerMessageInit> {
     let opened: Awaited<ReturnType<StreamCore["open"]>> | undefined;
-    // Client gone, deadline, or server shutdown: end the writer with the reason.
-    const abort = () => opened?.session.fail(ctx.signal.reason);
+    // Client gone, deadline, or server shutdown: end the writer with the reason. connect-node
+    // aborts with a bare AbortError when the client closed the call without an error code (an
+    // HTTP/1.1 connection that closes, an HTTP/2 reset with NO_ERROR): the client's CANCELLED.
+    const abort = () => {
+      const reason: unknown = ctx.signal.reason;
+      opened?.session.fail(reason instanceof ConnectError ? reason : new ConnectError("the client closed the stream", Code.Canceled));
+    };
     let reason = "closed";
     try {
       const user = requireUser(ctx);
