@@ -29,7 +29,9 @@ const CHECK_SLACK_MS = 0.2;
 const OFFSET_READINGS = 20;
 
 describe("the browser page", () => {
-  const pageDir = mkdtempSync(join(tmpdir(), "groovebox-web-"));
+  // The build writes a list of its inputs beside the page's directory: both in one to remove.
+  const tempDir = mkdtempSync(join(tmpdir(), "groovebox-web-"));
+  const pageDir = join(tempDir, "page");
   let stack: Stack;
   let gw: string;
   beforeAll(async () => {
@@ -41,7 +43,7 @@ describe("the browser page", () => {
   }, 60_000);
   afterAll(async () => {
     await stack?.stop();
-    rmSync(pageDir, { recursive: true, force: true });
+    rmSync(tempDir, { recursive: true, force: true });
   });
 
   it("is served at / with its script and style, revalidated by ETag; other paths are not found", async () => {
